@@ -1,0 +1,58 @@
+"""absl flags generated from ``Config``'s fields: one flag per field, never a hand-written copy.
+
+A ``--preset`` picks the base config; flags given on the command line override its fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+from absl import flags
+
+from trmrl_jax.config import PRESETS, Config, ConfigError, preset
+
+_PRESET = flags.DEFINE_string("preset", None, f"Base config: one of {', '.join(PRESETS)}.")
+
+
+def define_config_flags() -> None:
+    for field in dataclasses.fields(Config):
+        default, help_ = field.default, f"Config.{field.name}"
+        if isinstance(default, bool):
+            flags.DEFINE_bool(field.name, default, help_)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, help_)
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, help_)
+        else:
+            flags.DEFINE_string(field.name, default, help_)
+
+
+def config_from_flags() -> Config:
+    """The preset (or the defaults) with every flag set on the command line applied."""
+    base = preset(_PRESET.value) if _PRESET.value else Config()
+    changes = {f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(Config)
+               if flags.FLAGS[f.name].present}
+    return base.replace(**changes)
+
+
+def fail(error: Exception) -> None:
+    """One line on stderr and exit status 2: the user's input was refused."""
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def quiet_brax_import_noise() -> None:
+    """Brax prints 'Failed to import warp' and MuJoCo warns of deprecations on import: noise."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", module="mujoco")
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+__all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail",
+           "quiet_brax_import_noise"]

@@ -1,0 +1,45 @@
+"""Train a meta-RL agent, then meta-test it.
+
+    python -m experiments.train --preset=quickstart
+    python -m experiments.train --env=halfcheetah_vel --agent=trmrl --total_env_steps=2000000 \
+        --workdir=runs/hc
+
+Writes config.json, metrics.jsonl, tensorboard/, checkpoints/ (orbax, whole train state),
+eval.json and adaptation.png into --workdir; resumes when the workdir holds a checkpoint.
+"""
+
+from __future__ import annotations
+
+from absl import app
+
+from experiments import flags as cli
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+    cli.quiet_brax_import_noise()
+    from trmrl_jax.config import ConfigError
+    from trmrl_jax.loop import TrainingDiverged
+    from trmrl_jax.train import train
+
+    try:
+        cfg = cli.config_from_flags()
+        _, history = train(cfg)
+    except (ConfigError, TrainingDiverged) as e:
+        cli.fail(e)
+    import json
+    import os
+
+    with open(os.path.join(cfg.workdir, "eval.json")) as f:
+        results = json.load(f)
+    for split in ("train", "test", "ood"):
+        if split in results:
+            curve = ", ".join(f"{r:.2f}" for r in results[split]["returns_per_episode"])
+            print(f"meta-test {split:5s} return per episode: {curve}")
+    print(f"results in {cfg.workdir}/eval.json and {cfg.workdir}/adaptation.png")
+
+
+if __name__ == "__main__":
+    cli.define_config_flags()
+    app.run(main)

@@ -1,0 +1,48 @@
+"""Task distributions by name: ``make``, ``register`` and ``registered``.
+
+    from trmrl_jax import envs
+    envs.register("my_dist", MyDistribution)   # any TaskDistribution factory
+    env = envs.make("my_dist")
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from trmrl_jax.envs.base import SPLITS, Task, TaskDistribution
+from trmrl_jax.envs.locomotion import HalfCheetahVel
+from trmrl_jax.envs.point_nav import PointNav
+from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
+
+_REGISTRY: dict[str, Callable[..., TaskDistribution]] = {}
+
+
+def register(name: str, factory: Callable[..., TaskDistribution]) -> None:
+    """Makes ``factory`` available as ``make(name)`` and as ``Config(env=name)``."""
+    if not name or not isinstance(name, str):
+        raise ValueError(f"env name {name!r} must be a non-empty string")
+    _REGISTRY[name] = factory
+
+
+def registered() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def make(name: str, **kwargs: Any) -> TaskDistribution:
+    """Builds distribution ``name``; keyword arguments its factory does not take are dropped,
+    so ``make(name, backend=...)`` works for pure-JAX and Brax distributions alike."""
+    if name not in _REGISTRY:
+        raise ValueError(f"env={name!r} is not registered; choose one of {', '.join(registered())}")
+    factory = _REGISTRY[name]
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return factory(**kwargs)
+
+
+register("point_nav", PointNav)
+register("halfcheetah_vel", HalfCheetahVel)
+
+__all__ = ["SPLITS", "Task", "TaskDistribution", "Observation", "TrialEnv", "TrialState",
+           "make", "register", "registered"]

@@ -1,0 +1,180 @@
+"""The host loop around the compiled step: resume, log, checkpoint, stop on divergence, meta-test.
+
+Nothing here runs inside the step; between steps the host only reads a small dict of scalars.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import jax
+import numpy as np
+
+from trmrl_jax.checkpoint import Checkpointer
+from trmrl_jax.config import Config, ConfigError
+from trmrl_jax.evaluate import meta_test, write_results
+from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replicate
+
+EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
+# Fields a resumed run may change; any other difference makes the workdir's run incompatible.
+RESUMABLE_CHANGES = frozenset({"total_env_steps", "eval_every", "log_every", "checkpoint_every",
+                               "keep_checkpoints", "eval_tasks", "eval_episodes", "ood",
+                               "workdir", "num_devices"})
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the parameters stopped being finite."""
+
+
+def check_workdir(cfg: Config) -> None:
+    """Refuses a workdir that holds a run of an incompatible config (before anything is written)."""
+    path = os.path.join(cfg.workdir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        saved = json.load(f)
+    for name, value in cfg.to_dict().items():
+        if name not in RESUMABLE_CHANGES and name in saved and saved[name] != value:
+            raise ConfigError(
+                f"workdir {cfg.workdir!r} holds a run with {name}={saved[name]!r}, not {value!r}; "
+                "use another --workdir or the same config")
+
+
+def seed_slice(tree: Any, i: int) -> Any:
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+def _scalars(metrics: dict) -> tuple[dict, dict]:
+    """Seed-stacked metrics -> (means over seeds, per-seed lists)."""
+    mean = {k: np.mean(v, axis=0).tolist() for k, v in metrics.items() if k != "finite"}
+    return mean, {k: np.asarray(v).tolist() for k, v in metrics.items() if k != "finite"}
+
+
+class MetricsLog:
+    """``metrics.jsonl`` (one object per logged update) plus TensorBoard events."""
+
+    def __init__(self, workdir: str, resume_update: int):
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        if os.path.exists(self.path):  # Continue after the restored update, never duplicate.
+            with open(self.path) as f:
+                rows = [line for line in f if line.strip()
+                        and json.loads(line).get("update", 0) <= resume_update]
+            with open(self.path, "w") as f:
+                f.writelines(rows)
+        from tensorboardX import SummaryWriter
+
+        self.writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+    def write(self, row: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        for k, v in row.items():
+            if isinstance(v, (int, float)) and k not in ("update", "env_steps"):
+                self.writer.add_scalar(k, v, row["env_steps"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int,
+                   splits: tuple[str, ...]) -> dict:
+    """Meta-tests every seed; the split records pool seeds and tasks, ``per_seed`` keeps them."""
+    cfg = run.cfg
+    per_seed = [meta_test(run.env, run.agent, seed_slice(state.params, i),
+                          seed_slice(state.obs_stats, i), key=jax.random.PRNGKey(EVAL_SEED),
+                          num_tasks=num_tasks, episode_length=cfg.episode_length,
+                          episodes=episodes, normalize_obs=cfg.normalize_obs, splits=splits)
+                for i in range(cfg.num_seeds)]
+    out = {}
+    for split in splits:
+        curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
+        pooled = dict(per_seed[0][split]) if cfg.num_seeds == 1 else {
+            "returns_per_episode": curves.mean(0).tolist(),
+            "returns_std_per_episode": curves.std(0, ddof=1).tolist(),
+            "returns_se_per_episode": (curves.std(0, ddof=1) / np.sqrt(len(curves))).tolist(),
+            "num_tasks": num_tasks, "num_seeds": cfg.num_seeds,
+            "std_over": "seeds (each seed's curve is its mean over tasks)"}
+        out[split] = pooled
+    if cfg.num_seeds > 1:
+        out["per_seed"] = per_seed
+    return out
+
+
+def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[dict]]:
+    cfg = run.cfg
+    check_workdir(cfg)
+    os.makedirs(cfg.workdir, exist_ok=True)
+    with open(os.path.join(cfg.workdir, "config.json"), "w") as f:
+        f.write(cfg.to_json())
+
+    state = replicate(init_state(cfg, run.env, run.agent), run.mesh)
+    ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
+    start = 0
+    if ckpt.latest_step() is not None:
+        state = ckpt.restore(state)
+        start = int(np.asarray(state.update)[0])
+    log = MetricsLog(cfg.workdir, start)
+
+    t0 = time.perf_counter()
+    step = make_train_step(cfg, run.env, run.agent, run.mesh).lower(state).compile()
+    compile_s = time.perf_counter() - t0
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.num_updates * cfg.steps_per_update, unit="step", unit_scale=True,
+                   initial=start * cfg.steps_per_update, desc=f"{cfg.agent}/{cfg.env}")
+    history: list[dict] = []
+    last_saved = start
+    try:
+        for update in range(start + 1, cfg.num_updates + 1):
+            t = time.perf_counter()
+            new_state, metrics = step(state)
+            metrics = jax.device_get(metrics)
+            dt = time.perf_counter() - t
+            if not np.all(metrics["finite"]):
+                raise TrainingDiverged(
+                    f"loss or parameters became non-finite at update {update} "
+                    f"(env step {update * cfg.steps_per_update}); the last good checkpoint "
+                    f"(update {last_saved}) is kept in {ckpt.directory}")
+            state = new_state
+            if update % cfg.log_every == 0 or update == cfg.num_updates:
+                mean, per_seed = _scalars(metrics)
+                row = {"update": update, "env_steps": update * cfg.steps_per_update,
+                       "sps": cfg.num_seeds * cfg.steps_per_update / dt,
+                       "time_s": time.perf_counter() - t0, **mean}
+                if update == start + 1:
+                    row["compile_s"] = compile_s
+                if cfg.num_seeds > 1:
+                    row["per_seed"] = per_seed
+                if cfg.eval_every and update % cfg.eval_every == 0:
+                    res = evaluate_seeds(run, state, num_tasks=cfg.eval_tasks,
+                                         episodes=cfg.eval_episodes, splits=("test",))
+                    row["eval_test_returns_per_episode"] = res["test"]["returns_per_episode"]
+                log.write(row)
+                history.append(row)
+                if bar is not None:
+                    bar.set_postfix(sps=f"{row['sps']:.0f}", ret=f"{row['train_return']:.2f}")
+            if bar is not None:
+                bar.update(cfg.steps_per_update)
+            if update % cfg.checkpoint_every == 0 or update == cfg.num_updates:
+                ckpt.save(update, state)
+                last_saved = update
+        ckpt.wait()
+    finally:
+        if bar is not None:
+            bar.close()
+        log.close()
+        ckpt.close()
+
+    splits = ("train", "test", "ood") if cfg.ood else ("train", "test")
+    results = evaluate_seeds(run, state, num_tasks=cfg.eval_tasks, episodes=cfg.eval_episodes,
+                             splits=splits)
+    results["env_steps"] = cfg.num_updates * cfg.steps_per_update
+    write_results(results, cfg.workdir, title=f"{cfg.agent} on {cfg.env}")
+    return state, history

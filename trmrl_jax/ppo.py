@@ -1,0 +1,67 @@
+"""GAE and the clipped PPO loss: pure functions, hyper-parameters as arguments."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from trmrl_jax.networks.heads import PolicyOutput
+
+_LOG_2PI = jnp.log(2.0 * jnp.pi)
+
+
+def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Array:
+    """Log density of ``action`` under a diagonal Gaussian, summed over the last axis."""
+    z = (action - mean) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * _LOG_2PI, axis=-1)
+
+
+def gaussian_entropy(log_std: jax.Array) -> jax.Array:
+    return jnp.sum(log_std + 0.5 * (_LOG_2PI + 1.0), axis=-1)
+
+
+def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax.Array,
+        gamma: float, lam: float) -> tuple[jax.Array, jax.Array]:
+    """Generalised advantage estimation, time-major.
+
+    rewards, values, dones: [T, ...]; ``dones[t]`` = 1 when the sequence ends after step t (no
+    bootstrap through it); last_value: [...] value after the final step.
+    Returns (advantages, returns), each [T, ...], returns = advantages + values.
+    """
+    next_values = jnp.concatenate([values[1:], last_value[None]], axis=0)
+    not_done = 1.0 - dones
+    deltas = rewards + gamma * not_done * next_values - values
+
+    def body(next_adv, x):
+        delta, nd = x
+        adv = delta + gamma * lam * nd * next_adv
+        return adv, adv
+
+    _, adv = jax.lax.scan(body, jnp.zeros_like(last_value), (deltas, not_done), reverse=True)
+    return adv, adv + values
+
+
+def ppo_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
+             advantages: jax.Array, returns: jax.Array, *, clip_eps: float, vf_coef: float,
+             ent_coef: float, normalize_advantages: bool) -> tuple[jax.Array, dict]:
+    """Clipped surrogate + squared-error value loss - entropy bonus, averaged over all samples.
+
+    out leaves and the other arguments share leading axes [...]; actions [..., A].
+    """
+    log_probs = gaussian_log_prob(out.mean, out.log_std, actions)
+    log_ratio = log_probs - old_log_probs
+    ratio = jnp.exp(log_ratio)
+    if normalize_advantages:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    surrogate = jnp.minimum(ratio * advantages,
+                            jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages)
+    policy_loss = -surrogate.mean()
+    value_loss = 0.5 * jnp.square(out.value - returns).mean()
+    entropy = gaussian_entropy(out.log_std).mean()
+    loss = policy_loss + vf_coef * value_loss - ent_coef * entropy
+    metrics = {
+        "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+        "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
+        "clip_fraction": (jnp.abs(ratio - 1.0) > clip_eps).mean(),
+    }
+    return loss, metrics

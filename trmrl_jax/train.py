@@ -1,0 +1,209 @@
+"""The compiled train step (rollout + GAE + every PPO epoch in one program) and the host loop.
+
+``make_train_step`` returns one jitted function ``state -> (state, metrics)``. Inside it,
+``shard_map`` over a 1-D device mesh (axis ``data``) splits the batch of tasks over devices;
+``vmap`` over a leading seed axis runs ``num_seeds`` independent runs side by side. Every trial
+draws its randomness from its *global* index, and minibatches are fixed residue classes of the
+trial index, so one device and several devices compute the same update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from trmrl_jax import envs
+from trmrl_jax.config import Config, validate
+from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
+from trmrl_jax.networks import Agent, make_agent
+from trmrl_jax.normalization import RunningStats
+from trmrl_jax.ppo import gae, ppo_loss
+from trmrl_jax.rollout import Trajectory, episode_returns, normalized, rollout
+
+AXIS = "data"
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run needs to continue exactly; leaves carry a leading [num_seeds] axis."""
+
+    params: Any
+    opt_state: Any
+    obs_stats: RunningStats
+    key: jax.Array  # Raw uint32 PRNG key: the source of every update's randomness.
+    update: jax.Array  # int32, updates done.
+
+
+def make_optimizer(cfg: Config) -> optax.GradientTransformation:
+    """Global-norm clipping, then AdamW with separate policy and value-head learning rates,
+    both decayed linearly to ``lr_final_fraction`` over the run."""
+    steps = cfg.num_updates * cfg.num_epochs * cfg.num_minibatches
+
+    def adamw(lr: float) -> optax.GradientTransformation:
+        schedule = optax.linear_schedule(lr, lr * cfg.lr_final_fraction, steps)
+        return optax.adamw(schedule, weight_decay=cfg.weight_decay)
+
+    def labels(params):
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: "value" if any(getattr(k, "key", None) == "value" for k in path)
+            else "policy", params)
+
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm),
+                       optax.multi_transform({"policy": adamw(cfg.learning_rate),
+                                              "value": adamw(cfg.value_learning_rate)}, labels))
+
+
+def example_observation(env: TaskDistribution, batch: int) -> Observation:
+    """A zero observation batch [batch, ...] with the distribution's sizes."""
+    return Observation(obs=jnp.zeros((batch, env.observation_size)),
+                       prev_action=jnp.zeros((batch, env.action_size)),
+                       prev_reward=jnp.zeros((batch, 1)), episode_start=jnp.ones((batch, 1)),
+                       task=jnp.zeros((batch, env.task_size)))
+
+
+def init_state(cfg: Config, env: TaskDistribution, agent: Agent) -> TrainState:
+    """Initial state of every seed, stacked on a leading [num_seeds] axis."""
+    optimizer = make_optimizer(cfg)
+
+    def one(seed_key: jax.Array) -> TrainState:
+        init_key, run_key = jax.random.split(seed_key)
+        params = agent.init(init_key, example_observation(env, 1))
+        return TrainState(params=params, opt_state=optimizer.init(params),
+                          obs_stats=RunningStats.create(env.observation_size), key=run_key,
+                          update=jnp.zeros((), jnp.int32))
+
+    seeds = jnp.arange(cfg.num_seeds) + cfg.seed
+    return jax.jit(jax.vmap(lambda s: one(jax.random.PRNGKey(s))))(seeds)
+
+
+def _minibatches(x: jax.Array, num: int) -> jax.Array:
+    """[B, ...] -> [num, B // num, ...]; minibatch m holds the trials with index = m (mod num)."""
+    return jnp.swapaxes(x.reshape((x.shape[0] // num, num) + x.shape[1:]), 0, 1)
+
+
+def make_update(cfg: Config, env: TaskDistribution, agent: Agent, num_devices: int
+                ) -> Callable[[TrainState], tuple[TrainState, dict]]:
+    """One update for one seed, written for one device of the ``data`` axis (inside shard_map)."""
+    optimizer = make_optimizer(cfg)
+    trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial)
+    local = cfg.num_tasks // num_devices
+    t_len = cfg.trial_length
+    loss_fn = lambda params, obs, batch: ppo_loss(  # noqa: E731
+        agent.sequence(params, obs), *batch, clip_eps=cfg.clip_eps, vf_coef=cfg.vf_coef,
+        ent_coef=cfg.ent_coef, normalize_advantages=cfg.normalize_advantages)
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def local_slice(x: jax.Array) -> jax.Array:
+        start = jax.lax.axis_index(AXIS) * local
+        return jax.lax.dynamic_slice_in_dim(x, start, local)
+
+    def update(state: TrainState) -> tuple[TrainState, dict]:
+        key, task_key, trial_key, epoch_key = jax.random.split(state.key, 4)
+        task_keys = local_slice(jax.random.split(task_key, cfg.num_tasks))
+        tasks = jax.vmap(lambda k: env.sample_task(k, "train"))(task_keys)
+        traj: Trajectory = rollout(
+            agent, trial_env, state.params, state.obs_stats, tasks,
+            local_slice(jax.random.split(trial_key, cfg.num_tasks)),
+            deterministic=False, normalize_obs=cfg.normalize_obs)
+
+        # GAE over each whole trial: the trial (not the episode) is what PPO optimises.
+        dones = jnp.zeros((t_len, local)).at[-1].set(1.0)
+        adv, ret = gae(cfg.reward_scale * traj.reward.T, traj.value.T, dones,
+                       jnp.zeros(local), cfg.gamma, cfg.gae_lambda)
+        obs = normalized(traj.obs, state.obs_stats, cfg.normalize_obs)  # Stats used to act.
+        data = (obs, (traj.action, traj.log_prob, adv.T, ret.T))  # leaves [B_local, T, ...]
+
+        def minibatch_step(carry, mb):
+            params, opt_state = carry
+            (loss, metrics), grads = grad_fn(params, *mb)
+            grads = jax.lax.pmean(grads, AXIS)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+            return (optax.apply_updates(params, updates), opt_state), metrics
+
+        def epoch(carry, key):
+            order = jax.random.permutation(key, cfg.num_minibatches)
+            mbs = jax.tree.map(lambda x: _minibatches(x, cfg.num_minibatches)[order], data)
+            return jax.lax.scan(minibatch_step, carry, mbs)
+
+        (params, opt_state), metrics = jax.lax.scan(
+            epoch, (state.params, state.opt_state),
+            jax.random.split(epoch_key, cfg.num_epochs))
+        metrics = jax.tree.map(jnp.mean, metrics)
+
+        flat_obs = traj.obs.obs.reshape(-1, env.observation_size)
+        count, total, total_sq = jax.lax.psum(
+            (jnp.asarray(flat_obs.shape[0], jnp.float32), flat_obs.sum(0),
+             jnp.square(flat_obs).sum(0)), AXIS)
+        returns = episode_returns(traj.reward, cfg.episode_length).mean(0)  # [E]
+        finite = jnp.isfinite(metrics["loss"]) & jnp.all(jnp.stack(
+            [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
+        metrics = jax.lax.pmean(dict(metrics, train_return=returns.mean(),
+                                     train_return_per_episode=returns,
+                                     value=traj.value.mean()), AXIS)
+        metrics["finite"] = jax.lax.pmin(finite.astype(jnp.int32), AXIS)
+        new_state = TrainState(params=params, opt_state=opt_state,
+                               obs_stats=state.obs_stats.merge(count, total, total_sq),
+                               key=key, update=state.update + 1)
+        return new_state, metrics
+
+    return update
+
+
+def make_mesh(num_devices: int = 0) -> Mesh:
+    """A 1-D ``data`` mesh over the first ``num_devices`` devices (0: all, over all processes)."""
+    devices = jax.devices()
+    if num_devices:
+        if num_devices > len(devices):
+            raise ValueError(f"num_devices={num_devices} but only {len(devices)} devices exist")
+        devices = devices[:num_devices]
+    return Mesh(np.asarray(devices), (AXIS,))
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Places ``tree`` replicated on every device of ``mesh``: the layout the step returns, so
+    the first and every later call share one compilation."""
+    return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def make_train_step(cfg: Config, env: TaskDistribution, agent: Agent, mesh: Mesh
+                    ) -> Callable[[TrainState], tuple[TrainState, dict]]:
+    """The compiled step: all seeds, all devices, one update. State (``replicate``d) is donated."""
+    update = jax.vmap(make_update(cfg, env, agent, mesh.size))
+    # Outputs are replicated by construction (pmean of gradients and metrics, psum of statistics);
+    # check_vma=False spares every scan carry a pcast to "varying".
+    sharded = jax.shard_map(update, mesh=mesh, in_specs=P(), out_specs=P(), check_vma=False)
+    return jax.jit(sharded, donate_argnums=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """The pieces of a run that do not change while it trains."""
+
+    cfg: Config
+    env: TaskDistribution
+    agent: Agent
+    mesh: Mesh
+
+    @classmethod
+    def create(cls, cfg: Config) -> "Run":
+        mesh = make_mesh(cfg.num_devices)
+        validate(cfg, mesh.size)
+        env = envs.make(cfg.env, backend=cfg.backend)
+        return cls(cfg=cfg, env=env, agent=make_agent(cfg, env.action_size), mesh=mesh)
+
+
+def train(cfg: Config, *, progress: bool = True) -> tuple[TrainState, list[dict]]:
+    """Trains ``cfg`` (resuming from ``cfg.workdir`` when it holds a checkpoint), meta-tests the
+    final parameters, and returns the final state and the logged metrics."""
+    from trmrl_jax.loop import run_training  # The host loop: logging, checkpoints, evaluation.
+
+    return run_training(Run.create(cfg), progress=progress)
