@@ -1,0 +1,39 @@
+"""Shared fixtures: small configs that compile fast on a 2-core CPU."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from trmrl_jax.config import Config  # noqa: E402
+from trmrl_jax.envs import Observation  # noqa: E402
+
+
+def small_config(**changes) -> Config:
+    base = Config(episode_length=8, episodes_per_trial=3, num_tasks=16, window=6, num_layers=2,
+                  num_heads=2, d_model=16, d_ff=32, head_hidden=16, gru_size=16,
+                  total_env_steps=16 * 24 * 4, num_minibatches=2, num_epochs=2, eval_tasks=4,
+                  eval_episodes=3, workdir="unused")
+    return base.replace(**changes)
+
+
+def random_observation(key: jax.Array, batch: int, length: int, obs_size: int = 2,
+                       action_size: int = 2, task_size: int = 2, episode_length: int = 8
+                       ) -> Observation:
+    """Random trial inputs [batch, length, ...] with the episode flag at each episode start."""
+    k = jax.random.split(key, 4)
+    start = (jnp.arange(length) % episode_length == 0).astype(jnp.float32)
+    return Observation(
+        obs=jax.random.normal(k[0], (batch, length, obs_size)),
+        prev_action=jax.random.normal(k[1], (batch, length, action_size)),
+        prev_reward=jax.random.normal(k[2], (batch, length, 1)),
+        episode_start=jnp.broadcast_to(start[None, :, None], (batch, length, 1)),
+        task=jax.random.normal(k[3], (batch, length, task_size)))
+
+
+@pytest.fixture
+def key():
+    return jax.random.PRNGKey(0)
