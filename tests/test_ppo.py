@@ -6,7 +6,7 @@ import pytest
 
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.ppo import gae, gaussian_log_prob, ppo_loss
+from trmrl_jax.ppo import gae, gaussian_log_prob, normalize_advantages, ppo_loss
 
 
 def test_gae_hand_computed():
@@ -38,7 +38,7 @@ def test_ppo_loss_unclipped_and_clipped():
     logp = gaussian_log_prob(out.mean, out.log_std, actions)
     adv = jnp.array([1.0, -2.0])
     ret = jnp.array([2.0, 3.0])
-    kw = dict(clip_eps=0.2, vf_coef=0.5, ent_coef=0.0, normalize_advantages=False)
+    kw = dict(clip_eps=0.2, vf_coef=0.5, ent_coef=0.0)
     loss, m = ppo_loss(out, actions, logp, adv, ret, **kw)
     assert float(m["policy_loss"]) == pytest.approx(-(1.0 - 2.0) / 2)  # ratio 1: -mean(adv)
     assert float(m["value_loss"]) == pytest.approx(0.5 * (1.0 + 0.0) / 2)
@@ -57,3 +57,9 @@ def test_running_stats_merge_matches_numpy():
         s = s.merge(jnp.asarray(len(chunk), jnp.float32), chunk.sum(0), (chunk ** 2).sum(0))
     np.testing.assert_allclose(s.mean, x.mean(0), rtol=1e-4)
     np.testing.assert_allclose(s.var, x.var(0), rtol=1e-3)
+
+
+def test_normalize_advantages():
+    adv = normalize_advantages(jnp.array([1.0, 2.0, 3.0, 6.0]))
+    assert float(adv.mean()) == pytest.approx(0.0, abs=1e-6)
+    assert float(adv.std()) == pytest.approx(1.0, rel=1e-5)

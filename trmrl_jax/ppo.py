@@ -41,9 +41,18 @@ def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax
     return adv, adv + values
 
 
+def normalize_advantages(adv: jax.Array, axis_name: str | None = None) -> jax.Array:
+    """Zero mean, unit std over the whole minibatch, across devices when ``axis_name`` is given
+    (so the split of a minibatch over devices does not change the update)."""
+    mean, mean_sq = adv.mean(), jnp.square(adv).mean()
+    if axis_name is not None:
+        mean, mean_sq = jax.lax.pmean((mean, mean_sq), axis_name)
+    return (adv - mean) / (jnp.sqrt(jnp.maximum(mean_sq - mean ** 2, 0.0)) + 1e-8)
+
+
 def ppo_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
              advantages: jax.Array, returns: jax.Array, *, clip_eps: float, vf_coef: float,
-             ent_coef: float, normalize_advantages: bool) -> tuple[jax.Array, dict]:
+             ent_coef: float) -> tuple[jax.Array, dict]:
     """Clipped surrogate + squared-error value loss - entropy bonus, averaged over all samples.
 
     out leaves and the other arguments share leading axes [...]; actions [..., A].
@@ -51,8 +60,6 @@ def ppo_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
     log_probs = gaussian_log_prob(out.mean, out.log_std, actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
-    if normalize_advantages:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     surrogate = jnp.minimum(ratio * advantages,
                             jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages)
     policy_loss = -surrogate.mean()

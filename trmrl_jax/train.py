@@ -25,7 +25,7 @@ from trmrl_jax.config import Config, validate
 from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
 from trmrl_jax.networks import Agent, make_agent
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.ppo import gae, ppo_loss
+from trmrl_jax.ppo import gae, normalize_advantages, ppo_loss
 from trmrl_jax.rollout import Trajectory, episode_returns, normalized, rollout
 
 AXIS = "data"
@@ -98,7 +98,7 @@ def make_update(cfg: Config, env: TaskDistribution, agent: Agent, num_devices: i
     t_len = cfg.trial_length
     loss_fn = lambda params, obs, batch: ppo_loss(  # noqa: E731
         agent.sequence(params, obs), *batch, clip_eps=cfg.clip_eps, vf_coef=cfg.vf_coef,
-        ent_coef=cfg.ent_coef, normalize_advantages=cfg.normalize_advantages)
+        ent_coef=cfg.ent_coef)
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def local_slice(x: jax.Array) -> jax.Array:
@@ -123,7 +123,10 @@ def make_update(cfg: Config, env: TaskDistribution, agent: Agent, num_devices: i
 
         def minibatch_step(carry, mb):
             params, opt_state = carry
-            (loss, metrics), grads = grad_fn(params, *mb)
+            obs, (actions, log_probs, adv, ret) = mb
+            if cfg.normalize_advantages:
+                adv = normalize_advantages(adv, AXIS)
+            (loss, metrics), grads = grad_fn(params, obs, (actions, log_probs, adv, ret))
             grads = jax.lax.pmean(grads, AXIS)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
