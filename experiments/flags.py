@@ -6,7 +6,6 @@ A ``--preset`` picks the base config; flags given on the command line override i
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 
 from absl import flags
@@ -44,14 +43,19 @@ def fail(error: Exception) -> None:
 
 
 def quiet_brax_import_noise() -> None:
-    """Brax prints 'Failed to import warp' and MuJoCo warns of deprecations on import: noise."""
+    """Brax prints 'Failed to import warp' on import and warns that it is unmaintained; MuJoCo
+    warns of deprecations; JAX logs that it found no TPU. None of it helps a user: hide it."""
+    import contextlib
+    import io
     import logging
     import warnings
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", module="mujoco")
+    warnings.filterwarnings("ignore", message=".*not actively being maintained.*")
     logging.getLogger("absl").setLevel(logging.WARNING)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        import brax.envs  # noqa: F401
 
 
 __all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail",

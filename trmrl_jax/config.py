@@ -179,7 +179,7 @@ def validate(config: Config, num_devices: int | None = None) -> None:
 
 PRESETS: dict[str, Config] = {
     # TrMRL on the 2-D point distribution: meta-learns in a few minutes on a 2-core CPU.
-    "quickstart": Config(workdir="runs/quickstart"),
+    "quickstart": Config(total_env_steps=3_000_000, eval_tasks=100, workdir="runs/quickstart"),
     # The reference HalfCheetahVel hyper-parameters (design brief section 1), memory across episodes.
     "halfcheetah_vel": Config(
         env="halfcheetah_vel", episode_length=200, episodes_per_trial=2, num_tasks=20,

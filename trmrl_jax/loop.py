@@ -104,6 +104,12 @@ def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int
     return out
 
 
+def restore_or_init(run: Run, ckpt: Checkpointer) -> TrainState:
+    """The newest complete checkpoint of the workdir, or a fresh state; replicated on the mesh."""
+    state = replicate(init_state(run.cfg, run.env, run.agent), run.mesh)
+    return state if ckpt.latest_step() is None else ckpt.restore(state)
+
+
 def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[dict]]:
     cfg = run.cfg
     check_workdir(cfg)
@@ -111,12 +117,9 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
     with open(os.path.join(cfg.workdir, "config.json"), "w") as f:
         f.write(cfg.to_json())
 
-    state = replicate(init_state(cfg, run.env, run.agent), run.mesh)
     ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
-    start = 0
-    if ckpt.latest_step() is not None:
-        state = ckpt.restore(state)
-        start = int(np.asarray(state.update)[0])
+    state = restore_or_init(run, ckpt)
+    start = int(np.asarray(state.update)[0])
     log = MetricsLog(cfg.workdir, start)
 
     t0 = time.perf_counter()

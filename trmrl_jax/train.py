@@ -21,7 +21,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from trmrl_jax import envs
-from trmrl_jax.config import Config, validate
+from trmrl_jax.config import Config, ConfigError, validate
 from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
 from trmrl_jax.networks import Agent, make_agent
 from trmrl_jax.normalization import RunningStats
@@ -166,7 +166,8 @@ def make_mesh(num_devices: int = 0) -> Mesh:
     devices = jax.devices()
     if num_devices:
         if num_devices > len(devices):
-            raise ValueError(f"num_devices={num_devices} but only {len(devices)} devices exist")
+            raise ConfigError(f"num_devices={num_devices} but only {len(devices)} devices exist; "
+                              f"use 0 (all) or at most {len(devices)}")
         devices = devices[:num_devices]
     return Mesh(np.asarray(devices), (AXIS,))
 

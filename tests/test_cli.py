@@ -1,0 +1,91 @@
+"""The command lines as a user runs them: outputs of a run, meta-test, and refusals of bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ["--episode_length=8", "--episodes_per_trial=2", "--num_tasks=16", "--window=4",
+         "--d_model=16", "--num_heads=2", "--d_ff=32", "--head_hidden=16", "--num_minibatches=2",
+         "--num_epochs=1", "--total_env_steps=768", "--eval_tasks=4", "--eval_episodes=3"]
+
+
+def run(module, *args, check=True):
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr[-3000:])
+    return proc
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its size and modification time."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            p = os.path.join(root, name)
+            out[p] = (os.path.getsize(p), os.path.getmtime(p))
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("cli") / "run")
+    proc = run("experiments.train", *SMALL, f"--workdir={workdir}")
+    return workdir, proc
+
+
+def test_train_writes_every_output(trained):
+    workdir, proc = trained
+    rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert len(rows) == 3
+    assert all({"env_steps", "sps", "train_return"} <= set(r) for r in rows)
+    assert [r["env_steps"] for r in rows] == [256, 512, 768]
+    assert any(f.startswith("events.out.tfevents")
+               for f in os.listdir(os.path.join(workdir, "tensorboard")))
+    assert os.path.isdir(os.path.join(workdir, "checkpoints", "3"))
+    results = json.load(open(os.path.join(workdir, "eval.json")))
+    assert set(results) >= {"train", "test", "ood"}
+    assert len(results["test"]["returns_per_episode"]) == 3
+    assert os.path.getsize(os.path.join(workdir, "adaptation.png")) > 1000
+    assert "meta-test test" in proc.stdout
+    assert "Failed to import warp" not in proc.stdout + proc.stderr
+
+
+def test_evaluate_cli(trained, tmp_path):
+    workdir, _ = trained
+    out = str(tmp_path / "eval")
+    proc = run("experiments.evaluate", f"--workdir={workdir}", "--num_tasks=5", "--episodes=4",
+               f"--out={out}")
+    results = json.load(open(os.path.join(out, "eval.json")))
+    assert results["ood"]["num_tasks"] == 5 and len(results["ood"]["returns_per_episode"]) == 4
+    assert "meta-test ood" in proc.stdout
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--env=nope", "env='nope' is not registered"),
+    ("--agent=transformer", "agent='transformer' is not allowed"),
+    ("--num_tasks=0", "num_tasks=0 must be a positive integer"),
+    ("--window=100", "window=100 is larger than a trial"),
+    ("--num_tasks=15", "num_tasks per device (15) is not divisible by num_minibatches=2"),
+    ("--num_devices=64", "num_devices=64 but only"),
+    ("--attention=sliding --position=sinusoid", "position='sinusoid'"),
+    ("--num_heads=3", "d_model=16 must split into num_heads=3"),
+    ("--d_model=32", "holds a run with d_model=16, not 32"),
+])
+def test_bad_input_is_refused_before_compilation_and_workdir_unchanged(trained, flag, message):
+    workdir, _ = trained
+    before = snapshot(workdir)
+    proc = run("experiments.train", *SMALL, f"--workdir={workdir}", *flag.split(), check=False)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.strip().splitlines() if line]
+    assert lines[-1].startswith("error: ") and message in lines[-1], proc.stderr[-2000:]
+    assert snapshot(workdir) == before
+
+
+def test_evaluate_refuses_a_folder_without_a_run(tmp_path):
+    proc = run("experiments.evaluate", f"--workdir={tmp_path}", check=False)
+    assert proc.returncode == 2 and "holds no trained run" in proc.stderr
