@@ -89,3 +89,25 @@ def test_bad_input_is_refused_before_compilation_and_workdir_unchanged(trained, 
 def test_evaluate_refuses_a_folder_without_a_run(tmp_path):
     proc = run("experiments.evaluate", f"--workdir={tmp_path}", check=False)
     assert proc.returncode == 2 and "holds no trained run" in proc.stderr
+
+
+def test_compare_writes_table_and_figures(tmp_path):
+    workdir = str(tmp_path / "cmp")
+    proc = run("experiments.compare", *SMALL, "--agents=trmrl,mlp", "--seeds=2",
+               "--curve_points=3", f"--workdir={workdir}")
+    results = json.load(open(os.path.join(workdir, "results.json")))["results"]
+    assert set(results) == {"trmrl", "mlp"}
+    for r in results.values():
+        assert r["num_seeds"] == 2 and r["env_steps"] == 768
+        assert len(r["test"]["returns_per_episode"]) == 3 and r["test"]["se_over"] == "seeds"
+        assert len(r["learning_curve"]) == 3
+        assert len(r["learning_curve"][0]["test_return_per_seed"]) == 2
+    for name in ("adaptation.png", "learning_curves.png"):
+        assert os.path.getsize(os.path.join(workdir, name)) > 1000
+    assert "results in" in proc.stdout
+
+
+def test_compare_window_ablation_refuses_other_agents(tmp_path):
+    proc = run("experiments.compare", *SMALL, "--agents=rl2", "--windows=2,4",
+               f"--workdir={tmp_path}", check=False)
+    assert proc.returncode == 2 and "--windows is a TrMRL ablation" in proc.stderr

@@ -159,6 +159,9 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
                     res = evaluate_seeds(run, state, num_tasks=cfg.eval_tasks,
                                          episodes=cfg.eval_episodes, splits=("test",))
                     row["eval_test_returns_per_episode"] = res["test"]["returns_per_episode"]
+                    seeds = res.get("per_seed", [res])
+                    row["eval_test_return_per_seed"] = [
+                        float(np.mean(r["test"]["returns_per_episode"])) for r in seeds]
                 log.write(row)
                 history.append(row)
                 if bar is not None:

@@ -1,0 +1,134 @@
+"""Train several agents (or TrMRL window sizes) on the same distribution, budget and seeds,
+meta-test each, and write one results table and two figures.
+
+    python -m experiments.compare --preset=quickstart --agents=trmrl,rl2,mlp,oracle --seeds=3 \
+        --workdir=runs/compare_point_nav
+    python -m experiments.compare --preset=quickstart --agents=trmrl --windows=5,20,60 \
+        --workdir=runs/ablation_window
+
+Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
+variant, results.json, adaptation.png (test and OOD curves of every variant) and
+learning_curves.png (meta-test return against env steps, mean and spread over seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+from absl import app, flags
+
+from experiments import flags as cli
+
+_AGENTS = flags.DEFINE_list("agents", ["trmrl", "rl2", "mlp", "oracle"], "Agents to compare.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
+_WINDOWS = flags.DEFINE_list("windows", [], "TrMRL window sizes N: a sequence-length ablation.")
+_CURVE_POINTS = flags.DEFINE_integer("curve_points", 10, "Meta-tests during training per run.")
+
+
+def variants(base, agents: list[str], windows: list[str]) -> dict:
+    """Name -> config of every run of the comparison."""
+    from trmrl_jax.config import ConfigError
+
+    if windows:
+        if agents != ["trmrl"]:
+            raise ConfigError(f"--windows is a TrMRL ablation; use --agents=trmrl, not {agents}")
+        return {f"trmrl_N{n}": base.replace(window=int(n)) for n in windows}
+    return {a: base.replace(agent=a) for a in agents}
+
+
+def summarize_run(workdir: str, wall_s: float) -> dict:
+    with open(os.path.join(workdir, "eval.json")) as f:
+        ev = json.load(f)
+    rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    per_seed = ev.get("per_seed", [ev])
+    out = {"env_steps": ev["env_steps"], "wall_time_s": wall_s, "num_seeds": len(per_seed)}
+    for split in ("train", "test", "ood"):
+        if split not in ev:
+            continue
+        curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
+        se = (curves.std(0, ddof=1) / np.sqrt(len(curves)) if len(curves) > 1
+              else np.asarray(ev[split]["returns_se_per_episode"]))
+        out[split] = {"returns_per_episode": curves.mean(0).tolist(),
+                      "returns_se_per_episode": se.tolist(),
+                      "se_over": "seeds" if len(curves) > 1 else "tasks"}
+    out["learning_curve"] = [{"env_steps": r["env_steps"], "test_return_per_seed":
+                              r["eval_test_return_per_seed"]}
+                             for r in rows if "eval_test_return_per_seed" in r]
+    return out
+
+
+def plot(results: dict, workdir: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    splits = [s for s in ("test", "ood") if all(s in r for r in results.values())]
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 4), squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        for name, r in results.items():
+            y = np.asarray(r[split]["returns_per_episode"])
+            ax.errorbar(np.arange(1, len(y) + 1), y, yerr=r[split]["returns_se_per_episode"],
+                        marker="o", capsize=3, label=name)
+        ax.set(title=f"{title}: {split} tasks", xlabel="episode of the trial",
+               ylabel="mean return")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(workdir, "adaptation.png"), dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, r in results.items():
+        if not r["learning_curve"]:
+            continue
+        x = [p["env_steps"] for p in r["learning_curve"]]
+        ys = np.asarray([p["test_return_per_seed"] for p in r["learning_curve"]])
+        ax.plot(x, ys.mean(1), label=name)
+        ax.fill_between(x, ys.min(1), ys.max(1), alpha=0.2)
+    ax.set(title=f"{title}: meta-test return (test tasks, mean over episodes)",
+           xlabel="env steps", ylabel="return (mean, min-max over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(workdir, "learning_curves.png"), dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> None:
+    cli.quiet_brax_import_noise()
+    from trmrl_jax.config import ConfigError, validate
+    from trmrl_jax.train import train
+
+    try:
+        base = cli.config_from_flags()
+        if _SEEDS.value <= 0 or _CURVE_POINTS.value <= 0:
+            raise ConfigError("--seeds and --curve_points must be positive integers")
+        root = base.workdir
+        runs = variants(base, _AGENTS.value, _WINDOWS.value)
+        runs = {name: cfg.replace(num_seeds=_SEEDS.value, workdir=os.path.join(root, name),
+                                  eval_every=max(1, cfg.num_updates // _CURVE_POINTS.value))
+                for name, cfg in runs.items()}
+        for cfg in runs.values():
+            validate(cfg)
+    except ConfigError as e:
+        cli.fail(e)
+    results = {}
+    for name, cfg in runs.items():
+        t0 = time.perf_counter()
+        train(cfg)
+        results[name] = summarize_run(cfg.workdir, time.perf_counter() - t0)
+        print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "results.json"), "w") as f:
+        json.dump({"env": base.env, "results": results}, f, indent=2)
+    plot(results, root, base.env)
+    print(f"results in {root}/results.json, adaptation.png, learning_curves.png")
+
+
+if __name__ == "__main__":
+    cli.define_config_flags()
+    app.run(main)
