@@ -25,9 +25,17 @@ def main(argv: list[str]) -> None:
 
     try:
         cfg = cli.config_from_flags()
-        _, history = train(cfg)
+        train(cfg)
     except (ConfigError, TrainingDiverged) as e:
         cli.fail(e)
+    except RuntimeError as e:  # E.g. the coordinator never answered.
+        if "coordinator" not in str(e):
+            raise
+        cli.fail(e)
+    from trmrl_jax.distributed import is_primary
+
+    if not is_primary():
+        return
     import json
     import os
 

@@ -1,5 +1,9 @@
 """Task distributions, the trial wrapper and the public registry."""
 
+import dataclasses
+import functools
+from typing import Callable, Optional
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,51 +11,155 @@ import pytest
 
 from trmrl_jax import envs
 
-DISTRIBUTIONS = ["point_nav", "halfcheetah_vel"]
-_FEATURE_RANGES = {  # Train range of the task feature each split is checked against.
-    "point_nav": lambda f: np.linalg.norm(f, axis=-1),  # goal radius: train 1, OOD > 1.
-    "halfcheetah_vel": lambda f: f[..., 0],  # target velocity: train [0, 3], OOD > 3.
+_EPS = 1e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """How to check one distribution's splits and what makes its tasks differ."""
+
+    values: Callable[[np.ndarray], np.ndarray]  # Task features [n, task_size] -> checked values.
+    train: tuple  # Closed range of train/test values.
+    ood: Optional[tuple]  # Closed range of OOD values, outside ``train``; None: no OOD range.
+    differ_by: str = "reward"  # "reward", "direction" (sign of d * v_x) or "dynamics".
+
+
+SPECS = {
+    "point_nav": Spec(lambda f: np.linalg.norm(f, axis=-1), (1 - _EPS, 1 + _EPS),
+                      (1.25 - _EPS, 1.5 + _EPS)),  # Goal radius.
+    "halfcheetah_vel": Spec(lambda f: f[..., 0], (0.0, 3.0), (3.0, 4.0)),  # Target velocity.
+    "halfcheetah_dir": Spec(lambda f: f[..., 0], (-1.0, 1.0), None, "direction"),
+    "ant_dir": Spec(lambda f: np.arctan2(f[..., 1], f[..., 0]) % (2 * np.pi),  # Angle.
+                    (0.0, 1.5 * np.pi), (1.5 * np.pi, 2 * np.pi + _EPS)),
+    "ant_goal": Spec(lambda f: np.linalg.norm(f, axis=-1), (0.0, 3.0 + _EPS),
+                     (3.0, 4.0 + _EPS)),  # Goal radius.
+    "halfcheetah_rand_params": Spec(np.abs, (0.0, 1.0), (1.0, 1.5 + _EPS),  # |log_1.5 factor|.
+                                    "dynamics"),
 }
-_TRAIN_MAX = {"point_nav": 1.0 + 1e-5, "halfcheetah_vel": 3.0}
+DISTRIBUTIONS = list(SPECS)
+# Brax graphs take tens of seconds to compile with XLA's default CPU options on 2 cores; these
+# cut it about 3x (the physics agrees with a default compile to float32 rounding).
+_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True,
+                 "xla_cpu_use_fusion_emitters": False}
+_BATCH, _STEPS, _ACTION = 8, 3, 0.5
+
+
+def _fast_jit(fn, *args):
+    """``fn`` compiled for ``args`` with ``_FAST_COMPILE``; call the result with no arguments."""
+    return functools.partial(jax.jit(fn).lower(*args).compile(_FAST_COMPILE), *args)
+
+
+@functools.cache
+def _dist(name):
+    return envs.make(name, backend="spring")
+
+
+@functools.cache
+def _compiled_rollout(name):
+    dist = _dist(name)
+
+    def run(tasks):
+        keys = jnp.repeat(jax.random.PRNGKey(1)[None], _BATCH, 0)
+        reset = jax.vmap(dist.reset)(keys, tasks)
+        start = jax.tree.map(lambda x: jnp.broadcast_to(x[:1], x.shape), reset)
+        action = jnp.full((_BATCH, dist.action_size), _ACTION)
+
+        def step(state, _):
+            state = jax.vmap(dist.step)(state, action, tasks)
+            return state, (state.obs, state.reward)
+
+        return reset.obs, jax.lax.scan(step, start, None, length=_STEPS)[1]
+
+    tasks = jax.eval_shape(lambda key: dist.sample_tasks(key, _BATCH), jax.random.PRNGKey(0))
+    return jax.jit(run).lower(tasks).compile(_FAST_COMPILE)
+
+
+def rollout(name, tasks):
+    """Resets a batch of 8 tasks with one key, then steps *every* task from task 0's start state
+    with the same action: (reset obs [8, obs], obs [3, 8, obs], rewards [3, 8]).
+    One compilation per distribution, shared by all tests."""
+    reset_obs, (obs, reward) = _compiled_rollout(name)(tasks)
+    return np.asarray(reset_obs), np.asarray(obs), np.asarray(reward)
+
+
+def sample(name, num, split="train", seed=0):
+    """``num`` tasks of ``split`` and their features [num, task_size], from one fast compile."""
+    dist = _dist(name)
+
+    def tasks_and_features(key):
+        tasks = dist.sample_tasks(key, num, split)
+        return tasks, jax.vmap(dist.task_features)(tasks)
+
+    return _fast_jit(tasks_and_features, jax.random.PRNGKey(seed))()
 
 
 @pytest.fixture(scope="module", params=DISTRIBUTIONS)
 def env(request):
-    return request.param, envs.make(request.param, backend="spring")
+    return request.param, _dist(request.param)
 
 
 def test_batch_of_tasks_steps_with_declared_sizes_and_task_dependent_rewards(env):
     name, dist = env
-    tasks = dist.sample_tasks(jax.random.PRNGKey(0), 8, "train")
-    # The same start state and the same action for every task.
-    state = jax.vmap(dist.reset)(jnp.repeat(jax.random.PRNGKey(1)[None], 8, 0), tasks)
-    assert state.obs.shape == (8, dist.observation_size)
-    action = jnp.full((8, dist.action_size), 0.5)
-    step = jax.jit(jax.vmap(dist.step))
-    for _ in range(3):
-        state = step(state, action, tasks)
-    assert np.all(np.isfinite(state.obs)) and state.obs.shape == (8, dist.observation_size)
-    np.testing.assert_allclose(state.obs, state.obs[:1].repeat(8, 0), atol=1e-5)  # Same physics.
-    assert len(np.unique(np.round(np.asarray(state.reward), 5))) == 8  # Different rewards.
-    assert dist.task_features(jax.tree.map(lambda x: x[0], tasks)).shape == (dist.task_size,)
+    tasks, features = sample(name, _BATCH)
+    reset_obs, obs, reward = rollout(name, tasks)
+    assert reset_obs.shape == (_BATCH, dist.observation_size) and np.all(np.isfinite(reset_obs))
+    assert obs.shape == (_STEPS, _BATCH, dist.observation_size)
+    assert np.all(np.isfinite(obs)) and np.all(np.isfinite(reward))
+    features = np.asarray(features)
+    assert features.shape == (_BATCH, dist.task_size)
+    differ_by = SPECS[name].differ_by
+    if differ_by == "dynamics":  # Same start state and action, different next states.
+        assert len(np.unique(np.round(obs[0], 4), axis=0)) == _BATCH
+        return
+    np.testing.assert_allclose(obs, obs[:, :1].repeat(_BATCH, 1), atol=1e-5)  # Same physics.
+    if differ_by == "direction":
+        direction = features[:, 0]
+        assert set(direction) == {-1.0, 1.0}
+        # reward = d * v_x - 0.05 |a|^2: opposite directions, opposite velocity terms.
+        velocity_term = reward + 0.05 * dist.action_size * _ACTION**2
+        forward, backward = velocity_term[:, direction > 0], velocity_term[:, direction < 0]
+        assert np.all(np.abs(velocity_term) > 1e-3)
+        np.testing.assert_allclose(forward, -backward[:, :1].repeat(forward.shape[1], 1),
+                                   atol=1e-4)
+    else:
+        assert len(np.unique(np.round(reward[-1], 5))) == _BATCH  # Different rewards.
 
 
 def test_splits_and_ood_range(env):
     name, dist = env
-    feature = _FEATURE_RANGES[name]
-    train = feature(jax.vmap(dist.task_features)(dist.sample_tasks(jax.random.PRNGKey(0), 64)))
-    test = feature(jax.vmap(dist.task_features)(
-        dist.sample_tasks(jax.random.PRNGKey(0), 64, "test")))
-    ood = feature(jax.vmap(dist.task_features)(
-        dist.sample_tasks(jax.random.PRNGKey(0), 64, "ood")))
-    assert train.max() <= _TRAIN_MAX[name] and test.max() <= _TRAIN_MAX[name]
-    assert ood.min() > _TRAIN_MAX[name]
+    spec = SPECS[name]
+    features = {split: np.asarray(sample(name, 64, split)[1]) for split in envs.SPLITS}
+    values = {split: spec.values(f) for split, f in features.items()}
+    low, high = spec.train
+    for split in ("train", "test"):
+        assert low <= values[split].min() and values[split].max() <= high, split
+    if spec.ood is None:  # No OOD range (halfcheetah_dir): OOD tasks are training tasks.
+        assert low <= values["ood"].min() and values["ood"].max() <= high
+    else:
+        assert spec.ood[0] <= values["ood"].min() and values["ood"].max() <= spec.ood[1]
+        assert np.all((values["ood"] > high) | (values["ood"] < low))
     # Held-out tasks are not the training tasks.
-    all_train = jax.vmap(dist.task_features)(dist.sample_tasks(jax.random.PRNGKey(0), 64))
-    all_test = jax.vmap(dist.task_features)(dist.sample_tasks(jax.random.PRNGKey(0), 64, "test"))
-    assert not np.allclose(all_train, all_test)
+    assert not np.allclose(features["train"], features["test"])
     with pytest.raises(ValueError, match="split='valid' is not allowed"):
         dist.sample_tasks(jax.random.PRNGKey(0), 2, "valid")
+
+
+def test_rand_params_tasks_simulate_different_physics():
+    tasks, _ = sample("halfcheetah_rand_params", _BATCH)
+    # Log-1.5 factors per task: 0 (stock physics), all +1, all -1, then one parameter at a time.
+    rows = [{}, dict.fromkeys(tasks, 1.0), dict.fromkeys(tasks, -1.0), {"mass": 1.0},
+            {"inertia": 1.0}, {"friction": 1.0}, {"damping": 1.0}, {"damping": -1.0}]
+    tasks = {name: jnp.stack([jnp.full_like(u[0], row.get(name, 0.0)) for row in rows])
+             for name, u in tasks.items()}
+    _, obs, _ = rollout("halfcheetah_rand_params", tasks)
+    # Factors of 1 reproduce the stock halfcheetah from the same state and action...
+    _, stock_obs, _ = rollout("halfcheetah_vel", sample("halfcheetah_vel", _BATCH)[0])
+    np.testing.assert_allclose(obs[:, 0], stock_obs[:, 0], rtol=1e-4, atol=1e-4)
+    # ...and other factors change the next states: every parameter but joint damping, which the
+    # spring backend ignores (only Brax's generalized backend reads dof.damping).
+    change = np.abs(obs - obs[:, :1]).max(axis=(0, 2))
+    assert np.all(change[1:6] > 1e-3), change
+    np.testing.assert_allclose(change[6:], 0.0, atol=1e-6)
 
 
 def test_trial_keeps_task_across_episodes_and_flags_boundaries():
@@ -77,13 +185,12 @@ def test_trial_keeps_task_across_episodes_and_flags_boundaries():
 
 
 def test_new_trials_sample_new_tasks():
-    dist = envs.make("halfcheetah_vel")
-    a = dist.sample_tasks(jax.random.PRNGKey(0), 4)
-    b = dist.sample_tasks(jax.random.PRNGKey(1), 4)
+    a, _ = sample("halfcheetah_vel", 4, seed=0)
+    b, _ = sample("halfcheetah_vel", 4, seed=1)
     assert not np.allclose(a["velocity"], b["velocity"])
 
 
 def test_registry_refuses_unknown_names():
     with pytest.raises(ValueError, match="env='nope' is not registered"):
         envs.make("nope")
-    assert {"point_nav", "halfcheetah_vel"} <= set(envs.registered())
+    assert set(DISTRIBUTIONS) <= set(envs.registered())

@@ -108,7 +108,8 @@ state = replicate(init_state(cfg, run.env, run.agent), run.mesh)
 step = make_train_step(cfg, run.env, run.agent, run.mesh)
 for _ in range(3):
     state, m = step(state)
-np.save({out!r}, np.concatenate([np.ravel(x) for x in jax.tree.leaves(jax.device_get(state.params))]))
+leaves = jax.tree.leaves(jax.device_get(state.params))
+np.save({out!r}, np.concatenate([np.ravel(x) for x in leaves]))
 """
 
 

@@ -19,24 +19,22 @@ class Checkpointer:
 
     def __init__(self, workdir: str, keep: int):
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+        # Synchronous saves: the state is small, and the next train step donates its buffers.
         self.manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+            self.directory, options=ocp.CheckpointManagerOptions(
+                max_to_keep=keep, create=True, enable_async_checkpointing=False))
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
     def save(self, step: int, state: Any) -> None:
-        # A host copy: the next train step donates (and overwrites) the device buffers.
-        self.manager.save(step, args=ocp.args.StandardSave(jax.device_get(state)))
+        self.manager.save(step, args=ocp.args.StandardSave(state))
 
     def restore(self, like: Any, step: int | None = None) -> Any:
         """Restores into the structure, dtypes and shardings of ``like``."""
         step = self.latest_step() if step is None else step
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
-
-    def wait(self) -> None:
-        self.manager.wait_until_finished()
 
     def close(self) -> None:
         self.manager.close()

@@ -15,6 +15,7 @@ import numpy as np
 
 from trmrl_jax.checkpoint import Checkpointer
 from trmrl_jax.config import Config, ConfigError
+from trmrl_jax.distributed import is_primary
 from trmrl_jax.evaluate import meta_test, write_results
 from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replicate
 
@@ -22,7 +23,8 @@ EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-
 # Fields a resumed run may change; any other difference makes the workdir's run incompatible.
 RESUMABLE_CHANGES = frozenset({"total_env_steps", "eval_every", "log_every", "checkpoint_every",
                                "keep_checkpoints", "eval_tasks", "eval_episodes", "ood",
-                               "workdir", "num_devices"})
+                               "workdir", "num_devices", "coordinator_address", "num_processes",
+                               "process_id", "coordinator_timeout_s"})
 
 
 class TrainingDiverged(RuntimeError):
@@ -110,24 +112,47 @@ def restore_or_init(run: Run, ckpt: Checkpointer) -> TrainState:
     return state if ckpt.latest_step() is None else ckpt.restore(state)
 
 
+def _row(run: Run, update: int, metrics: dict, dt: float, elapsed: float) -> dict:
+    cfg = run.cfg
+    mean, per_seed = _scalars(metrics)
+    row = {"update": update, "env_steps": update * cfg.steps_per_update,
+           "sps": cfg.num_seeds * cfg.steps_per_update / dt, "time_s": elapsed, **mean}
+    if cfg.num_seeds > 1:
+        row["per_seed"] = per_seed
+    return row
+
+
+def _eval_row(run: Run, state: TrainState) -> dict:
+    """A meta-test on test tasks during training: the points of a learning curve."""
+    res = evaluate_seeds(run, jax.device_get(state), num_tasks=run.cfg.eval_tasks,
+                         episodes=run.cfg.eval_episodes, splits=("test",))
+    return {"eval_test_returns_per_episode": res["test"]["returns_per_episode"],
+            "eval_test_return_per_seed": [float(np.mean(r["test"]["returns_per_episode"]))
+                                          for r in res.get("per_seed", [res])]}
+
+
 def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[dict]]:
+    """Every process runs the same steps; process 0 alone writes logs, results and plots.
+    Every process takes part in checkpoint saves, as orbax requires."""
     cfg = run.cfg
     check_workdir(cfg)
-    os.makedirs(cfg.workdir, exist_ok=True)
-    with open(os.path.join(cfg.workdir, "config.json"), "w") as f:
-        f.write(cfg.to_json())
+    primary = is_primary()
+    if primary:
+        os.makedirs(cfg.workdir, exist_ok=True)
+        with open(os.path.join(cfg.workdir, "config.json"), "w") as f:
+            f.write(cfg.to_json())
 
     ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
     state = restore_or_init(run, ckpt)
     start = int(np.asarray(state.update)[0])
-    log = MetricsLog(cfg.workdir, start)
+    log = MetricsLog(cfg.workdir, start) if primary else None
 
     t0 = time.perf_counter()
     step = make_train_step(cfg, run.env, run.agent, run.mesh).lower(state).compile()
     compile_s = time.perf_counter() - t0
 
     bar = None
-    if progress:
+    if progress and primary:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.num_updates * cfg.steps_per_update, unit="step", unit_scale=True,
@@ -147,22 +172,13 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
                     f"(update {last_saved}) is kept in {ckpt.directory}")
             state = new_state
             if update % cfg.log_every == 0 or update == cfg.num_updates:
-                mean, per_seed = _scalars(metrics)
-                row = {"update": update, "env_steps": update * cfg.steps_per_update,
-                       "sps": cfg.num_seeds * cfg.steps_per_update / dt,
-                       "time_s": time.perf_counter() - t0, **mean}
+                row = _row(run, update, metrics, dt, time.perf_counter() - t0)
                 if update == start + 1:
                     row["compile_s"] = compile_s
-                if cfg.num_seeds > 1:
-                    row["per_seed"] = per_seed
-                if cfg.eval_every and update % cfg.eval_every == 0:
-                    res = evaluate_seeds(run, state, num_tasks=cfg.eval_tasks,
-                                         episodes=cfg.eval_episodes, splits=("test",))
-                    row["eval_test_returns_per_episode"] = res["test"]["returns_per_episode"]
-                    seeds = res.get("per_seed", [res])
-                    row["eval_test_return_per_seed"] = [
-                        float(np.mean(r["test"]["returns_per_episode"])) for r in seeds]
-                log.write(row)
+                if primary and cfg.eval_every and update % cfg.eval_every == 0:
+                    row.update(_eval_row(run, state))
+                if log is not None:
+                    log.write(row)
                 history.append(row)
                 if bar is not None:
                     bar.set_postfix(sps=f"{row['sps']:.0f}", ret=f"{row['train_return']:.2f}")
@@ -171,16 +187,18 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
             if update % cfg.checkpoint_every == 0 or update == cfg.num_updates:
                 ckpt.save(update, state)
                 last_saved = update
-        ckpt.wait()
     finally:
         if bar is not None:
             bar.close()
-        log.close()
+        if log is not None:
+            log.close()
         ckpt.close()
 
-    splits = ("train", "test", "ood") if cfg.ood else ("train", "test")
-    results = evaluate_seeds(run, state, num_tasks=cfg.eval_tasks, episodes=cfg.eval_episodes,
-                             splits=splits)
-    results["env_steps"] = cfg.num_updates * cfg.steps_per_update
-    write_results(results, cfg.workdir, title=f"{cfg.agent} on {cfg.env}")
+    if primary:  # The meta-test runs on process 0's own device, from a host copy of the state.
+        ood = cfg.ood and run.env.has_ood
+        splits = ("train", "test", "ood") if ood else ("train", "test")
+        results = evaluate_seeds(run, jax.device_get(state), num_tasks=cfg.eval_tasks,
+                                 episodes=cfg.eval_episodes, splits=splits)
+        results["env_steps"] = cfg.num_updates * cfg.steps_per_update
+        write_results(results, cfg.workdir, title=f"{cfg.agent} on {cfg.env}")
     return state, history

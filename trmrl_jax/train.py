@@ -20,7 +20,7 @@ import optax
 from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from trmrl_jax import envs
+from trmrl_jax import distributed, envs
 from trmrl_jax.config import Config, ConfigError, validate
 from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
 from trmrl_jax.networks import Agent, make_agent
@@ -173,9 +173,11 @@ def make_mesh(num_devices: int = 0) -> Mesh:
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Places ``tree`` replicated on every device of ``mesh``: the layout the step returns, so
-    the first and every later call share one compilation."""
-    return jax.device_put(tree, NamedSharding(mesh, P()))
+    """Places ``tree`` replicated on every device of ``mesh`` (over all processes, each giving
+    the same host value): the layout the step returns, so every call shares one compilation."""
+    sharding = NamedSharding(mesh, P())
+    return jax.tree.map(
+        lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree)
 
 
 def make_train_step(cfg: Config, env: TaskDistribution, agent: Agent, mesh: Mesh
@@ -210,4 +212,5 @@ def train(cfg: Config, *, progress: bool = True) -> tuple[TrainState, list[dict]
     final parameters, and returns the final state and the logged metrics."""
     from trmrl_jax.loop import run_training  # The host loop: logging, checkpoints, evaluation.
 
+    distributed.initialize(cfg)  # Multi-process runs join the coordinator before anything else.
     return run_training(Run.create(cfg), progress=progress)

@@ -11,7 +11,8 @@ import inspect
 from typing import Any, Callable
 
 from trmrl_jax.envs.base import SPLITS, Task, TaskDistribution
-from trmrl_jax.envs.locomotion import HalfCheetahVel
+from trmrl_jax.envs.dynamics import HalfCheetahRandParams
+from trmrl_jax.envs.locomotion import AntDir, AntGoal, HalfCheetahDir, HalfCheetahVel
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -43,6 +44,10 @@ def make(name: str, **kwargs: Any) -> TaskDistribution:
 
 register("point_nav", PointNav)
 register("halfcheetah_vel", HalfCheetahVel)
+register("halfcheetah_dir", HalfCheetahDir)
+register("ant_dir", AntDir)
+register("ant_goal", AntGoal)
+register("halfcheetah_rand_params", HalfCheetahRandParams)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "Observation", "TrialEnv", "TrialState",
            "make", "register", "registered"]

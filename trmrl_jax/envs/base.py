@@ -29,6 +29,7 @@ class TaskDistribution(abc.ABC):
     action_size: int
     task_size: int
     default_episode_length: int = 200
+    has_ood: bool = True  # False: no task lies outside the train range (meta-test skips ood).
 
     @abc.abstractmethod
     def sample_task(self, key: jax.Array, split: str) -> Task:

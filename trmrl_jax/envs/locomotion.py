@@ -1,37 +1,54 @@
-"""Brax locomotion task distributions: the same physics, a task-dependent reward.
+"""Brax locomotion task distributions.
 
 Each wraps a stock Brax environment (its physics, observation and reset noise) and replaces the
-reward with the meta-RL definition of the task; ``metrics`` of the stock env supply velocities.
+reward with the meta-RL definition of the task; ``metrics`` of the stock env supply velocities and
+the torso position. Trials have a fixed length, so nothing terminates (``done`` is always 0).
+Distributions whose tasks change the *dynamics* live in ``trmrl_jax.envs.dynamics``.
 """
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import jax
 import jax.numpy as jnp
 from brax import envs as brax_envs
-from brax.envs.base import State
+from brax.envs.base import PipelineEnv, State
 
 from trmrl_jax.envs.base import TaskDistribution, Task, control_cost, uniform
 
 
 class BraxTaskDistribution(TaskDistribution):
-    """Base for distributions over a stock Brax env; subclasses define the task and its reward."""
+    """Base for distributions over a stock Brax env; subclasses define the task and its reward.
+
+    ``brax_kwargs`` are passed to ``brax.envs.get_environment``; ``physics(task)`` is the Brax env
+    that simulates ``task`` (the shared stock env unless tasks change the dynamics).
+    """
 
     brax_name: str
+    brax_kwargs: Mapping[str, Any] = {}
 
     def __init__(self, backend: str = "spring"):
         self.backend = backend
-        self._env = brax_envs.get_environment(self.brax_name, backend=backend)
-        self.observation_size = self._env.observation_size
+        self._env = brax_envs.get_environment(self.brax_name, backend=backend,
+                                              **self.brax_kwargs)
+        # Shape inference only: Brax's own ``observation_size`` runs a reset op by op (seconds).
+        self.observation_size = int(
+            jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs.shape[-1])
         self.action_size = self._env.action_size
 
+    def physics(self, task: Task) -> PipelineEnv:
+        """The Brax env that simulates ``task``: here the stock env, whatever the task."""
+        del task
+        return self._env
+
     def reset(self, key: jax.Array, task: Task) -> State:
-        state = self._env.reset(key)
+        state = self.physics(task).reset(key)
         return state.replace(reward=jnp.zeros(()))
 
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)
-        nstate = self._env.step(state, action)
+        nstate = self.physics(task).step(state, action)
         return nstate.replace(reward=self.task_reward(nstate, action, task),
                               done=jnp.zeros(()))  # Trials have fixed length: no termination.
 
@@ -57,3 +74,95 @@ class HalfCheetahVel(BraxTaskDistribution):
 
     def task_features(self, task: Task) -> jax.Array:
         return jnp.reshape(task["velocity"], (1,))
+
+
+class HalfCheetahDir(BraxTaskDistribution):
+    """Run forward or backward: direction d in {-1, +1}; reward d * v_x - 0.05 |a|^2.
+
+    Every split, ``ood`` included, samples d uniformly from {-1, +1}: a binary direction has no
+    range to leave, and a weight |d| > 1 would only rescale the reward against the control cost
+    rather than pose a new task, so this distribution has no OOD range (its OOD numbers are an
+    in-distribution check).
+    """
+
+    brax_name = "halfcheetah"
+    task_size = 1
+    default_episode_length = 200
+    has_ood = False
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        del split  # The same two tasks in every split (see the class docstring).
+        return {"direction": jnp.where(jax.random.bernoulli(key), 1.0, -1.0)}
+
+    def task_reward(self, state: State, action: jax.Array, task: Task) -> jax.Array:
+        return task["direction"] * state.metrics["x_velocity"] - control_cost(action, 0.05)
+
+    def task_features(self, task: Task) -> jax.Array:
+        return jnp.reshape(task["direction"], (1,))
+
+
+class _AntTask(BraxTaskDistribution):
+    """Brax ``ant`` without termination. Reward terms shared by the ant tasks:
+
+    survive bonus 1.0 while the torso height lies in Brax's healthy range [0.2, 1.0] (else 0:
+    with no termination an ungated bonus would be a constant), control cost 0.5 |a|^2. The
+    reference's contact cost 0.5e-3 * |clip(contact forces)|^2 is left out: Brax's ant has no
+    contact forces (``use_contact_forces=True`` raises NotImplementedError in brax 0.14).
+    """
+
+    brax_name = "ant"
+    default_episode_length = 200
+
+    def survive_minus_control(self, state: State, action: jax.Array) -> jax.Array:
+        return state.metrics["reward_survive"] - control_cost(action, 0.5)
+
+
+class AntDir(_AntTask):
+    """Run in direction theta: reward (v_x, v_y) . (cos theta, sin theta) + survive - 0.5 |a|^2.
+
+    (v_x, v_y) is the torso velocity over the env step. Train/test theta ~ U[0, 1.5 pi]; OOD theta
+    ~ U[1.5 pi, 2 pi], the unseen quarter of the circle. Observation: Brax's 27-d ant state
+    (torso x, y excluded). Task features: (cos theta, sin theta).
+    """
+
+    brax_kwargs = {"terminate_when_unhealthy": False,
+                   "exclude_current_positions_from_observation": True}
+    task_size = 2
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        return {"angle": uniform(key, split, train=(0.0, 1.5 * jnp.pi),
+                                 ood=(1.5 * jnp.pi, 2.0 * jnp.pi))}
+
+    def task_reward(self, state: State, action: jax.Array, task: Task) -> jax.Array:
+        velocity = (jnp.cos(task["angle"]) * state.metrics["x_velocity"]
+                    + jnp.sin(task["angle"]) * state.metrics["y_velocity"])
+        return velocity + self.survive_minus_control(state, action)
+
+    def task_features(self, task: Task) -> jax.Array:
+        return jnp.stack([jnp.cos(task["angle"]), jnp.sin(task["angle"])])
+
+
+class AntGoal(_AntTask):
+    """Walk to a goal position: reward -|xy_torso - goal| + survive - 0.5 |a|^2.
+
+    Goals are uniform (in area) on the disk of radius 3 for train/test and on the annulus of radii
+    3 to 4 for OOD. The observation includes the torso x, y (29-d), since reaching a position
+    needs it. Task features: the goal (x, y).
+    """
+
+    brax_kwargs = {"terminate_when_unhealthy": False,
+                   "exclude_current_positions_from_observation": False}
+    task_size = 2
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        k_angle, k_radius = jax.random.split(key)
+        angle = jax.random.uniform(k_angle, (), minval=0.0, maxval=2.0 * jnp.pi)
+        radius = jnp.sqrt(uniform(k_radius, split, train=(0.0, 9.0), ood=(9.0, 16.0)))
+        return {"goal": radius * jnp.stack([jnp.cos(angle), jnp.sin(angle)])}
+
+    def task_reward(self, state: State, action: jax.Array, task: Task) -> jax.Array:
+        xy = jnp.stack([state.metrics["x_position"], state.metrics["y_position"]])
+        return -jnp.linalg.norm(xy - task["goal"]) + self.survive_minus_control(state, action)
+
+    def task_features(self, task: Task) -> jax.Array:
+        return task["goal"]
