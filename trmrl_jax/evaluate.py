@@ -6,6 +6,7 @@ improves from episode 1 to 2 and holds on; a memoryless agent stays flat.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any, Callable
@@ -20,12 +21,14 @@ from trmrl_jax.normalization import RunningStats
 from trmrl_jax.rollout import episode_returns, rollout
 
 
+@functools.lru_cache(maxsize=16)
 def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, episodes: int,
                    normalize_obs: bool, deterministic: bool = True
                    ) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
     """Returns ``evaluate(params, obs_stats, tasks [n], key) -> returns [n, episodes]`` (jitted).
 
-    Tasks are an argument, so one compilation serves every split.
+    Tasks are an argument, so one compilation serves every split; the function is cached, so
+    the meta-tests during training reuse it instead of compiling again.
     """
     trial_env = TrialEnv(env, episode_length, episodes)
 
