@@ -13,6 +13,7 @@ import dataclasses
 import time
 from typing import Any, Callable
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -113,6 +114,8 @@ def make_update(cfg: Config, env: TaskDistribution, agent: Agent, num_devices: i
             agent, trial_env, state.params, state.obs_stats, tasks,
             local_slice(jax.random.split(trial_key, cfg.num_tasks)),
             deterministic=False, normalize_obs=cfg.normalize_obs)
+        chex.assert_shape([traj.reward, traj.value, traj.log_prob], (local, t_len))
+        chex.assert_shape(traj.action, (local, t_len, env.action_size))
 
         # GAE over each whole trial: the trial (not the episode) is what PPO optimises.
         dones = jnp.zeros((t_len, local)).at[-1].set(1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
@@ -105,6 +106,7 @@ class TrMRL(nn.Module):
         else:
             pos, valid = self._window_keys(t)  # [T, N]
             windows = emb[:, jnp.clip(pos, 0)]  # [B, T, N, d]
+            chex.assert_shape(windows, (b, t_len, self.cfg.window, d))
             memory = self._encode_windows(
                 windows.reshape(b * t_len, self.cfg.window, d),
                 jnp.broadcast_to(pos, (b,) + pos.shape).reshape(b * t_len, -1),
