@@ -19,5 +19,8 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+bench: $(STAMP)
+	$(PY) -m experiments.benchmark --json=runs/bench.json
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache
