@@ -75,6 +75,7 @@ def test_evaluate_cli(trained, tmp_path):
     ("--attention=sliding --position=sinusoid", "position='sinusoid'"),
     ("--num_heads=3", "d_model=16 must split into num_heads=3"),
     ("--d_model=32", "holds a run with d_model=16, not 32"),
+    ("--noresume", "holds checkpoints and resume=False"),
 ])
 def test_bad_input_is_refused_before_compilation_and_workdir_unchanged(trained, flag, message):
     workdir, _ = trained

@@ -85,6 +85,7 @@ class Config:
     num_processes: int = 0  # 0: single process, or detected (TPU pod, SLURM, Open MPI).
     process_id: int = -1
     coordinator_timeout_s: int = 120  # Give up joining the coordinator after this long.
+    resume: bool = True  # Continue from the workdir's newest checkpoint; False refuses one.
     log_every: int = 1
     checkpoint_every: int = 50
     keep_checkpoints: int = 3

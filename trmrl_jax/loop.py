@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from trmrl_jax.checkpoint import Checkpointer
+from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import is_primary
 from trmrl_jax.evaluate import meta_test, write_results
@@ -24,7 +24,7 @@ EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-
 RESUMABLE_CHANGES = frozenset({"total_env_steps", "eval_every", "log_every", "checkpoint_every",
                                "keep_checkpoints", "eval_tasks", "eval_episodes", "ood",
                                "workdir", "num_devices", "coordinator_address", "num_processes",
-                               "process_id", "coordinator_timeout_s"})
+                               "process_id", "coordinator_timeout_s", "resume"})
 
 
 class TrainingDiverged(RuntimeError):
@@ -33,6 +33,9 @@ class TrainingDiverged(RuntimeError):
 
 def check_workdir(cfg: Config) -> None:
     """Refuses a workdir that holds a run of an incompatible config (before anything is written)."""
+    if not cfg.resume and has_checkpoint(cfg.workdir):
+        raise ConfigError(f"workdir {cfg.workdir!r} holds checkpoints and resume=False; "
+                          "use --resume to continue that run or another --workdir")
     path = os.path.join(cfg.workdir, "config.json")
     if not os.path.exists(path):
         return
