@@ -55,9 +55,7 @@ def main(argv: list[str]) -> None:
     out = _OUT.value or workdir
     os.makedirs(out, exist_ok=True)
     write_results(results, out, title=f"{cfg.agent} on {cfg.env}")
-    for split in _SPLITS.value:
-        curve = ", ".join(f"{r:.2f}" for r in results[split]["returns_per_episode"])
-        print(f"meta-test {split:5s} return per episode: {curve}")
+    cli.print_meta_test(results)
 
 
 if __name__ == "__main__":

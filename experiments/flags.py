@@ -42,6 +42,14 @@ def fail(error: Exception) -> None:
     sys.exit(2)
 
 
+def print_meta_test(results: dict) -> None:
+    """One line per split of an ``eval.json``-style dict: the mean return of each episode."""
+    for split in ("train", "test", "ood"):
+        if split in results:
+            curve = ", ".join(f"{r:.2f}" for r in results[split]["returns_per_episode"])
+            print(f"meta-test {split:5s} return per episode: {curve}")
+
+
 def quiet_brax_import_noise() -> None:
     """Brax prints 'Failed to import warp' on import and warns that it is unmaintained; MuJoCo
     warns of deprecations; JAX logs that it found no TPU. None of it helps a user: hide it."""
@@ -59,4 +67,4 @@ def quiet_brax_import_noise() -> None:
 
 
 __all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail",
-           "quiet_brax_import_noise"]
+           "print_meta_test", "quiet_brax_import_noise"]

@@ -40,11 +40,7 @@ def main(argv: list[str]) -> None:
     import os
 
     with open(os.path.join(cfg.workdir, "eval.json")) as f:
-        results = json.load(f)
-    for split in ("train", "test", "ood"):
-        if split in results:
-            curve = ", ".join(f"{r:.2f}" for r in results[split]["returns_per_episode"])
-            print(f"meta-test {split:5s} return per episode: {curve}")
+        cli.print_meta_test(json.load(f))
     print(f"results in {cfg.workdir}/eval.json and {cfg.workdir}/adaptation.png")
 
 

@@ -8,8 +8,16 @@ from trmrl_jax.config import PRESETS, Config, ConfigError, preset, validate
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_validates(name):
-    validate(preset(name))
+def test_every_preset_validates_and_owns_its_workdir(name):
+    cfg = preset(name)
+    validate(cfg)  # Raises ConfigError on any bad value.
+    assert cfg.workdir == f"runs/{name}"  # Presets never share (and resume) each other's runs.
+    assert cfg.window <= cfg.trial_length and cfg.num_updates >= 1
+
+
+def test_validate_rejects_what_presets_must_not_have():
+    with pytest.raises(ConfigError, match="window=61 is larger than a trial"):
+        validate(preset("quickstart").replace(window=61))
 
 
 def test_unknown_preset_and_field_are_refused():
