@@ -99,7 +99,7 @@ def plot(results: dict, workdir: str, title: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    cli.quiet_brax_import_noise()
+    cli.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.train import train
 

@@ -23,7 +23,7 @@ _SPLITS = flags.DEFINE_list("splits", ["train", "test", "ood"], "Task splits to 
 
 
 def main(argv: list[str]) -> None:
-    cli.quiet_brax_import_noise()
+    cli.start_process()
     from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
     from trmrl_jax.config import Config, ConfigError
     from trmrl_jax.envs import SPLITS

@@ -6,6 +6,7 @@ A ``--preset`` picks the base config; flags given on the command line override i
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 
 from absl import flags
@@ -13,6 +14,11 @@ from absl import flags
 from trmrl_jax.config import PRESETS, Config, ConfigError, preset
 
 _PRESET = flags.DEFINE_string("preset", None, f"Base config: one of {', '.join(PRESETS)}.")
+# Not a Config field: where compiled programs are kept changes nothing a run computes.
+_CACHE = flags.DEFINE_string(
+    "compilation_cache", os.path.join(os.path.expanduser("~"), ".cache", "trmrl_jax", "xla"),
+    "Persistent XLA compilation cache of train, evaluate and compare, shared by runs of the "
+    "same shapes (resumes, re-runs); '' turns it off. The benchmark always compiles afresh.")
 
 
 def define_config_flags() -> None:
@@ -50,6 +56,19 @@ def print_meta_test(results: dict) -> None:
             print(f"meta-test {split:5s} return per episode: {curve}")
 
 
+def start_process() -> None:
+    """What every training CLI does first: quiet imports, then the compilation cache."""
+    quiet_brax_import_noise()
+    if _CACHE.value:
+        import jax
+
+        # A resumed or repeated run skips the ~1-2 min compile of the physics and the network.
+        jax.config.update("jax_compilation_cache_dir", _CACHE.value)
+        # Every program, not only those over JAX's 1 s default: which ones get cached must not
+        # depend on how busy the machine was while compiling.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def quiet_brax_import_noise() -> None:
     """Brax prints 'Failed to import warp' on import and warns that it is unmaintained; MuJoCo
     warns of deprecations; JAX logs that it found no TPU. None of it helps a user: hide it."""
@@ -67,4 +86,4 @@ def quiet_brax_import_noise() -> None:
 
 
 __all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail",
-           "print_meta_test", "quiet_brax_import_noise"]
+           "print_meta_test", "quiet_brax_import_noise", "start_process"]

@@ -18,7 +18,7 @@ from experiments import flags as cli
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
-    cli.quiet_brax_import_noise()
+    cli.start_process()
     from trmrl_jax.config import ConfigError
     from trmrl_jax.loop import TrainingDiverged
     from trmrl_jax.train import train

@@ -32,10 +32,26 @@ def snapshot(folder):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("xla_cache"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, cache_dir):
     workdir = str(tmp_path_factory.mktemp("cli") / "run")
-    proc = run("experiments.train", *SMALL, f"--workdir={workdir}")
+    proc = run("experiments.train", *SMALL, f"--workdir={workdir}",
+               f"--compilation_cache={cache_dir}")
     return workdir, proc
+
+
+def test_compilation_cache_is_written_then_reused(trained, cache_dir, tmp_path):
+    """A second run of the same shapes finds every program in the persistent cache: it adds no
+    entry (and skips the compile)."""
+    entries = set(os.listdir(cache_dir))
+    assert len(entries) >= 2  # At least the train step and the meta-test.
+    run("experiments.train", *SMALL, f"--workdir={tmp_path / 'again'}",
+        f"--compilation_cache={cache_dir}")
+    assert set(os.listdir(cache_dir)) == entries
 
 
 def test_train_writes_every_output(trained):

@@ -9,7 +9,7 @@ from flax import traverse_util
 from conftest import random_observation, small_config
 from trmrl_jax.networks import make_agent
 from trmrl_jax.networks import tfixup
-from trmrl_jax.networks.encoder import band_mask
+from trmrl_jax.networks.encoder import EncoderLayer, band_mask, banded_attention
 from trmrl_jax.train import example_observation
 from trmrl_jax import envs
 
@@ -66,6 +66,20 @@ def test_band_mask_hand_case():
                                                [0, 0, 1, 1]], bool))
 
 
+@pytest.mark.parametrize("length,window,episode_length", [
+    (200, 20, None), (50, 7, 10), (37, 9, None), (24, 6, 8), (60, 60, None)])
+def test_banded_attention_equals_full_masked_attention(key, length, window, episode_length):
+    """Block-by-block sliding attention (with padding, episode cuts and the full-matrix
+    fallback) gives what the full [L, L] band-masked attention gives."""
+    q, k, v = jax.random.normal(key, (3, 2, length, 4, 8))
+    mask = band_mask(jnp.arange(length), window, episode_length)
+    scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(8.0)
+    weights = jax.nn.softmax(jnp.where(mask, scores, -1e9), axis=-1)
+    expected = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+    np.testing.assert_allclose(banded_attention(q, k, v, window, episode_length), expected,
+                               atol=1e-5)
+
+
 def _step_by_step(agent, params, obs):
     def body(carry, x):
         return agent.step(params, carry, x)
@@ -90,6 +104,27 @@ def test_acting_step_by_step_equals_one_pass(key, agent_name, attention, reset):
     np.testing.assert_allclose(stepped.value, one_pass.value, atol=2e-5)
 
 
+@pytest.mark.parametrize("attention", ["sliding", "window"])
+def test_bfloat16_compute_tracks_float32(key, attention):
+    """--compute_dtype=bfloat16 really computes the encoder in bfloat16 (cache included), stays
+    close to float32 with the same parameters, and acting still matches the one-pass update."""
+    cfg = small_config(attention=attention, policy_out_gain=1.0)
+    agent32, params = _init(cfg, key)
+    agent16 = make_agent(cfg.replace(compute_dtype="bfloat16"), 2)
+    carry = agent16.initial_carry(3)
+    leaves = jax.tree.leaves({k: v for k, v in carry.items() if k != "t"})
+    assert leaves and all(x.dtype == jnp.bfloat16 for x in leaves)
+    obs = random_observation(jax.random.PRNGKey(1), 3, 24)
+    out32, out16 = agent32.sequence(params, obs), agent16.sequence(params, obs)
+    assert out16.mean.dtype == jnp.float32  # The heads and the loss stay float32.
+    scale = float(jnp.abs(out32.mean).mean())
+    assert scale > 0.05
+    err = float(jnp.abs(out16.mean - out32.mean).mean())
+    assert 1e-6 < err < 0.05 * scale
+    stepped = _step_by_step(agent16, params, obs)
+    np.testing.assert_allclose(stepped.mean, out16.mean, atol=0.05 * scale)
+
+
 def test_window_and_sliding_agree_for_one_layer(key):
     cfg = small_config(num_layers=1)
     agent_s, params = _init(cfg, key)
@@ -103,6 +138,21 @@ def test_window_and_sliding_agree_for_one_layer(key):
     agent_w2 = make_agent(cfg2.replace(attention="window"), 2)
     assert not np.allclose(agent_s2.sequence(params2, obs).mean,
                            agent_w2.sequence(params2, obs).mean, atol=1e-6)
+
+
+@pytest.mark.parametrize("rotary", [True, False])
+def test_newest_only_layer_equals_the_full_layer_at_the_last_position(key, rotary):
+    """The pruned last layer of ``window`` mode gives what the full layer gives at the newest slot."""
+    layer = EncoderLayer(d_model=32, num_heads=4, d_ff=64, num_layers=2, rotary=rotary)
+    x = jax.random.normal(key, (3, 7, 32))
+    pos = jnp.arange(7) + 5
+    mask = jnp.tril(jnp.ones((7, 7), bool)) & (jnp.arange(7) >= 2)  # Two invalid oldest slots.
+    params = layer.init(key, x, pos, mask)
+    full = layer.apply(params, x, pos, mask)
+    newest = layer.apply(params, x, pos, mask, newest_only=True)
+    assert newest.shape == (3, 1, 32)
+    np.testing.assert_allclose(newest[:, 0], full[:, -1], atol=1e-5)
+    assert not np.allclose(newest[:, 0], full[:, -2], atol=1e-3)
 
 
 @pytest.mark.parametrize("attention", ["sliding", "window"])

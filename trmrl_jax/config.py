@@ -18,6 +18,7 @@ POLICY_INPUTS = ("latest_memory", "mixed_memory")
 VALUE_INPUTS = ("memory", "token")
 INITS = ("tfixup", "default")
 BACKENDS = ("spring", "positional", "generalized", "mjx")
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,10 @@ class Config:
     init: str = "tfixup"
     head_hidden: int = 64  # Width of the two tanh layers of the policy and value heads.
     gru_size: int = 128  # RL^2 hidden state.
+    # Matmul dtype of the transformer (embedding, attention, FFN) and its KV cache. bfloat16
+    # halves their memory traffic on GPU/TPU; parameters, heads, softmax and the loss stay
+    # float32. On CPU bfloat16 is emulated and slower: keep float32 there.
+    compute_dtype: str = "float32"
     init_std: float = 0.5  # Initial std of the state-independent Gaussian policy.
     policy_out_gain: float = 0.01  # Xavier gain of the policy mean layer.
 
@@ -145,6 +150,7 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     _choice("value_input", config.value_input, VALUE_INPUTS)
     _choice("init", config.init, INITS)
     _choice("backend", config.backend, BACKENDS)
+    _choice("compute_dtype", config.compute_dtype, COMPUTE_DTYPES)
     positive = ("episode_length", "episodes_per_trial", "num_tasks", "window", "num_layers",
                 "num_heads", "d_model", "d_ff", "head_hidden", "gru_size", "total_env_steps",
                 "num_epochs", "num_minibatches", "eval_tasks", "eval_episodes", "num_seeds",

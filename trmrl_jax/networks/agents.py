@@ -20,7 +20,7 @@ from flax import linen as nn
 from trmrl_jax.config import Config
 from trmrl_jax.envs import Observation
 from trmrl_jax.networks import tfixup
-from trmrl_jax.networks.encoder import EncoderLayer, KVCache, band_mask, sinusoid
+from trmrl_jax.networks.encoder import EncoderLayer, KVCache, sinusoid
 from trmrl_jax.networks.heads import Heads, PolicyOutput
 
 Carry = Any
@@ -53,9 +53,10 @@ class TrMRL(nn.Module):
         tf = cfg.init == "tfixup"
         emb_init = (tfixup.embedding_init(cfg.d_model, cfg.num_layers) if tf
                     else nn.initializers.lecun_normal())
-        self.embed = nn.Dense(cfg.d_model, use_bias=False, kernel_init=emb_init)
+        dtype = jnp.dtype(cfg.compute_dtype)
+        self.embed = nn.Dense(cfg.d_model, use_bias=False, kernel_init=emb_init, dtype=dtype)
         self.layers = [EncoderLayer(cfg.d_model, cfg.num_heads, cfg.d_ff, cfg.num_layers,
-                                    rotary=cfg.position == "rotary", tfixup=tf)
+                                    rotary=cfg.position == "rotary", tfixup=tf, dtype=dtype)
                        for _ in range(cfg.num_layers)]
         self.heads = _heads(cfg, self.action_size)
 
@@ -78,14 +79,15 @@ class TrMRL(nn.Module):
         if self.cfg.position == "sinusoid":
             # The reference's additive slot encoding: the oldest valid memory sits at slot 0.
             slot = jnp.cumsum(valid, axis=-1) - 1
-            x = x + sinusoid(slot, self.cfg.d_model) * valid[..., None]
+            x = x + (sinusoid(slot, self.cfg.d_model) * valid[..., None]).astype(x.dtype)
         n = self.cfg.window
         mask = jnp.tril(jnp.ones((n, n), bool))[None] & valid[:, None, :]  # [M, q, k]
-        for layer in self.layers:
+        for layer in self.layers[:-1]:
             x = layer(x, pos, mask)
-        return x[:, -1]
+        return self.layers[-1](x, pos, mask, newest_only=True)[:, 0]
 
     def _output(self, tokens: jax.Array, emb: jax.Array, memory: jax.Array) -> PolicyOutput:
+        memory, emb = memory.astype(jnp.float32), emb.astype(jnp.float32)  # Heads in float32.
         features = memory if self.cfg.policy_input == "latest_memory" else jnp.concatenate(
             [emb, memory], -1)
         value_features = features if self.cfg.value_input == "memory" else tokens
@@ -99,10 +101,9 @@ class TrMRL(nn.Module):
         b, t_len, d = emb.shape
         t = jnp.arange(t_len)
         if self.cfg.attention == "sliding":
-            mask = band_mask(t, self.cfg.window, self._episode_length())
             memory = emb
             for layer in self.layers:
-                memory = layer(memory, t, mask)
+                memory = layer.sliding(memory, self.cfg.window, self._episode_length())
         else:
             pos, valid = self._window_keys(t)  # [T, N]
             windows = emb[:, jnp.clip(pos, 0)]  # [B, T, N, d]
@@ -207,13 +208,13 @@ def make_agent(cfg: Config, action_size: int) -> Agent:
     """The agent named by ``cfg.agent``."""
     if cfg.agent == "trmrl":
         module = TrMRL(cfg, action_size)
-        hd = cfg.d_model // cfg.num_heads
+        hd, dtype = cfg.d_model // cfg.num_heads, jnp.dtype(cfg.compute_dtype)
 
         def initial_carry(b: int) -> Carry:
             t = jnp.zeros((), jnp.int32)
             if cfg.attention == "window":
-                return {"t": t, "window": jnp.zeros((b, cfg.window, cfg.d_model))}
-            zeros = jnp.zeros((b, cfg.num_heads, cfg.window, hd))
+                return {"t": t, "window": jnp.zeros((b, cfg.window, cfg.d_model), dtype)}
+            zeros = jnp.zeros((b, cfg.num_heads, cfg.window, hd), dtype)
             return {"t": t, "caches": tuple(KVCache(zeros, zeros) for _ in range(cfg.num_layers))}
     elif cfg.agent == "rl2":
         module = RL2(cfg, action_size)

@@ -10,8 +10,11 @@ Positions are rotary (scores depend on the distance t - s only) unless the calle
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 from flax import struct
 
@@ -56,6 +59,49 @@ def band_mask(positions: jax.Array, window: int, episode_length: int | None) -> 
     return mask
 
 
+def _attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, spec: str) -> jax.Array:
+    """Softmax attention; ``spec`` names q/k axes as in 'bqhd,bkhd->bhqk'. Softmax in float32."""
+    scores = jnp.einsum(spec, q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+    weights = jax.nn.softmax(jnp.where(mask, scores, _NEG).astype(jnp.float32), axis=-1)
+    lhs, out = spec.split("->")
+    q_spec, k_spec = lhs.split(",")
+    return jnp.einsum(f"{out},{k_spec}->{q_spec}", weights.astype(v.dtype), v)
+
+
+def banded_attention(q: jax.Array, k: jax.Array, v: jax.Array, window: int,
+                     episode_length: int | None) -> jax.Array:
+    """Causal attention over the last ``window`` positions, computed block by block.
+
+    q, k, v: [B, L, heads, hd] at positions 0..L-1 -> [B, L, heads, hd], equal to full attention
+    under ``band_mask``. Queries go in blocks of b ~ N/2; each block scores only the m + 1 key
+    blocks its band touches, O(L (N + b)) scores instead of O(L^2): at L = 200, N = 20 a sixth of
+    them. Falls back to the full masked matrix when the band covers most of the sequence.
+    """
+    length = q.shape[1]
+    b = max(8, -(-window // 2))
+    m = math.ceil((window - 1) / b)
+    pos = np.arange(length)
+    if (m + 1) * b >= length:
+        mask = band_mask(jnp.asarray(pos), window, episode_length)
+        return _attend(q, k, v, mask[None, None], "bqhd,bkhd->bhqk")
+    nb = -(-length // b)
+    pad = nb * b - length
+    blocks = lambda x, front: jnp.pad(  # noqa: E731
+        x, ((0, 0), (front, pad), (0, 0), (0, 0))).reshape(x.shape[0], -1, b, *x.shape[2:])
+    qb = blocks(q, 0)  # [B, nb, b, h, hd]
+    kb, vb = blocks(k, m * b), blocks(v, m * b)  # [B, m + nb, b, h, hd]: m blocks of padding.
+    # Block j's keys: blocks j - m .. j (in original positions), concatenated [B, nb, (m+1)b, ..].
+    kw = jnp.concatenate([kb[:, i:i + nb] for i in range(m + 1)], axis=2)
+    vw = jnp.concatenate([vb[:, i:i + nb] for i in range(m + 1)], axis=2)
+    q_pos = np.arange(nb * b).reshape(nb, b, 1)
+    k_pos = ((np.arange(nb) - m) * b)[:, None, None] + np.arange((m + 1) * b)[None, None]
+    mask = (k_pos >= 0) & (k_pos <= q_pos) & (q_pos - k_pos < window)  # [nb, b, (m+1)b]
+    if episode_length is not None:
+        mask &= (q_pos // episode_length) == (k_pos // episode_length)
+    out = _attend(qb, kw, vw, jnp.asarray(mask)[None, :, None], "bnqhd,bnkhd->bnhqk")
+    return out.reshape(q.shape[0], nb * b, *q.shape[2:])[:, :length]
+
+
 class EncoderLayer(nn.Module):
     d_model: int
     num_heads: int
@@ -76,28 +122,46 @@ class EncoderLayer(nn.Module):
     def head_dim(self) -> int:
         return self.d_model // self.num_heads
 
-    def _heads(self, x: jax.Array, pos: jax.Array):
-        """x: [..., d], pos: [...] -> rotated q, k and v, each [..., heads, head_dim]."""
-        split = lambda y: y.reshape(*y.shape[:-1], self.num_heads, self.head_dim)  # noqa: E731
-        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        if self.rotary:
-            q, k = rotate(q, pos), rotate(k, pos)
-        return q, k, v
+    def _split(self, y: jax.Array) -> jax.Array:
+        return y.reshape(*y.shape[:-1], self.num_heads, self.head_dim)
+
+    def _query(self, x: jax.Array, pos: jax.Array) -> jax.Array:
+        """x: [..., d], pos: [...] -> rotated queries [..., heads, head_dim]."""
+        q = self._split(self.q(x))
+        return rotate(q, pos) if self.rotary else q
+
+    def _keys_values(self, x: jax.Array, pos: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """x: [..., d], pos: [...] -> rotated keys and values, each [..., heads, head_dim]."""
+        k, v = self._split(self.k(x)), self._split(self.v(x))
+        return (rotate(k, pos) if self.rotary else k), v
 
     def _finish(self, x: jax.Array, attn: jax.Array) -> jax.Array:
         """Post-residual attention and FFN blocks, no LayerNorm. attn: [..., heads, hd]."""
         x = x + self.o(attn.reshape(*attn.shape[:-2], self.d_model))
         return x + self.ff2(nn.relu(self.ff1(x)))
 
-    def __call__(self, x: jax.Array, pos: jax.Array, mask: jax.Array) -> jax.Array:
-        """x: [B, L, d]; pos: [L] or [B, L]; mask: [L, L] or [B, L, L] (query, key) -> [B, L, d]."""
+    def __call__(self, x: jax.Array, pos: jax.Array, mask: jax.Array,
+                 newest_only: bool = False) -> jax.Array:
+        """x: [B, L, d]; pos: [L] or [B, L]; mask: [L, L] or [B, L, L] (query, key) -> [B, L, d].
+
+        newest_only: only the last position queries (keys and values still cover all L), giving
+        [B, 1, d]. A ``window`` encoder's last layer needs nothing else, which saves the query,
+        output and FFN work of the other L - 1 positions and an [L, L] score matrix per head.
+        """
         pos = jnp.broadcast_to(pos, x.shape[:-1])
-        q, k, v = self._heads(x, pos)  # [B, L, heads, hd]
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(self.head_dim).astype(x.dtype)
-        mask = jnp.broadcast_to(mask, (x.shape[0],) + mask.shape[-2:])[:, None]
-        weights = jax.nn.softmax(jnp.where(mask, scores, _NEG).astype(jnp.float32), axis=-1)
-        attn = jnp.einsum("bhqk,bkhd->bqhd", weights.astype(x.dtype), v)
-        return self._finish(x, attn)
+        k, v = self._keys_values(x, pos)  # [B, L, heads, hd]
+        mask = jnp.broadcast_to(mask, (x.shape[0],) + mask.shape[-2:])
+        if newest_only:
+            x, pos, mask = x[:, -1:], pos[:, -1:], mask[:, -1:]
+        q = self._query(x, pos)
+        return self._finish(x, _attend(q, k, v, mask[:, None], "bqhd,bkhd->bhqk"))
+
+    def sliding(self, x: jax.Array, window: int, episode_length: int | None) -> jax.Array:
+        """x: [B, L, d] at positions 0..L-1, each attending to the last ``window`` positions
+        (within its episode if ``episode_length``) -> [B, L, d]; see ``banded_attention``."""
+        pos = jnp.arange(x.shape[1])
+        q, (k, v) = self._query(x, pos), self._keys_values(x, pos)
+        return self._finish(x, banded_attention(q, k, v, window, episode_length))
 
     def step(self, x: jax.Array, t: jax.Array, cache: KVCache, key_valid: jax.Array
              ) -> tuple[jax.Array, KVCache]:
@@ -105,12 +169,11 @@ class EncoderLayer(nn.Module):
 
         key_valid: [N] bool, which cache slots (after writing slot t % N) the query may see.
         """
-        q, k, v = self._heads(x, jnp.broadcast_to(t, x.shape[:1]))  # [B, heads, hd]
+        pos = jnp.broadcast_to(t, x.shape[:1])
+        q, (k, v) = self._query(x, pos), self._keys_values(x, pos)  # [B, heads, hd]
         slot = t % cache.k.shape[2]
         cache = KVCache(
             k=jax.lax.dynamic_update_slice_in_dim(cache.k, k[:, :, None], slot, axis=2),
             v=jax.lax.dynamic_update_slice_in_dim(cache.v, v[:, :, None], slot, axis=2))
-        scores = jnp.einsum("bhd,bhnd->bhn", q, cache.k) / jnp.sqrt(self.head_dim).astype(x.dtype)
-        weights = jax.nn.softmax(jnp.where(key_valid, scores, _NEG).astype(jnp.float32), axis=-1)
-        attn = jnp.einsum("bhn,bhnd->bhd", weights.astype(x.dtype), cache.v)
-        return self._finish(x, attn), cache
+        return self._finish(x, _attend(q, k=cache.k, v=cache.v, mask=key_valid,
+                                       spec="bhd,bhnd->bhn")), cache
