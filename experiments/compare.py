@@ -1,5 +1,5 @@
 """Train several agents (or TrMRL window sizes) on the same distribution, budget and seeds,
-meta-test each, and write one results table and two figures.
+meta-test each, and write the results tables and two figures.
 
     python -m experiments.compare --preset=quickstart --agents=trmrl,rl2,mlp,oracle --seeds=3 \
         --workdir=runs/compare_point_nav
@@ -7,7 +7,7 @@ meta-test each, and write one results table and two figures.
         --workdir=runs/ablation_window
 
 Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
-variant, results.json, adaptation.png (test and OOD curves of every variant) and
+variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD curves of every variant) and
 learning_curves.png (meta-test return against env steps, mean and spread over seeds).
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -58,6 +60,27 @@ def summarize_run(workdir: str, wall_s: float) -> dict:
                               r["eval_test_return_per_seed"]}
                              for r in rows if "eval_test_return_per_seed" in r]
     return out
+
+
+def markdown(results: dict, command: str) -> str:
+    """The README's results tables: one per split, mean ± standard error of each episode."""
+    out = [f"Command: `{command}`", ""]
+    for split in ("test", "ood", "train"):
+        rows = {name: r[split] for name, r in results.items() if split in r}
+        if not rows:
+            continue
+        episodes = max(len(r["returns_per_episode"]) for r in rows.values())
+        head = " | ".join(f"ep {i + 1}" for i in range(episodes))
+        out += [f"{split} tasks:", "", f"| run | {head} | env steps | seeds | wall s |",
+                "|---|" + "---|" * (episodes + 3)]
+        for name, r in rows.items():
+            cells = " | ".join(f"{m:.2f} ± {e:.2f}" for m, e in
+                               zip(r["returns_per_episode"], r["returns_se_per_episode"]))
+            res = results[name]
+            out.append(f"| {name} | {cells} | {res['env_steps']:,} | {res['num_seeds']} | "
+                       f"{res['wall_time_s']:.0f} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def plot(results: dict, workdir: str, title: str) -> None:
@@ -126,7 +149,9 @@ def main(argv: list[str]) -> None:
     with open(os.path.join(root, "results.json"), "w") as f:
         json.dump({"env": base.env, "results": results}, f, indent=2)
     plot(results, root, base.env)
-    print(f"results in {root}/results.json, adaptation.png, learning_curves.png")
+    with open(os.path.join(root, "results.md"), "w") as f:
+        f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:])))
+    print(f"results in {root}/results.json, results.md, adaptation.png, learning_curves.png")
 
 
 if __name__ == "__main__":

@@ -121,6 +121,10 @@ def test_compare_writes_table_and_figures(tmp_path):
         assert len(r["learning_curve"][0]["test_return_per_seed"]) == 2
     for name in ("adaptation.png", "learning_curves.png"):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000
+    table = open(os.path.join(workdir, "results.md")).read()
+    assert "--agents=trmrl,mlp" in table and "| ep 3 | env steps | seeds | wall s |" in table
+    mlp_test = f"{results['mlp']['test']['returns_per_episode'][0]:.2f} ± "
+    assert any(line.startswith("| mlp | " + mlp_test) for line in table.splitlines())
     assert "results in" in proc.stdout
 
 
