@@ -7,8 +7,9 @@ meta-test each, and write the results tables and two figures.
         --workdir=runs/ablation_window
 
 Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
-variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD curves of every variant) and
-learning_curves.png (meta-test return against env steps, mean and spread over seeds).
+variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD
+curves of every variant) and learning_curves.png (meta-test return against env steps, mean and
+spread over seeds).
 """
 
 from __future__ import annotations

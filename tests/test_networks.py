@@ -142,7 +142,7 @@ def test_window_and_sliding_agree_for_one_layer(key):
 
 @pytest.mark.parametrize("rotary", [True, False])
 def test_newest_only_layer_equals_the_full_layer_at_the_last_position(key, rotary):
-    """The pruned last layer of ``window`` mode gives what the full layer gives at the newest slot."""
+    """The pruned last layer of window mode equals the full layer at the newest slot."""
     layer = EncoderLayer(d_model=32, num_heads=4, d_ff=64, num_layers=2, rotary=rotary)
     x = jax.random.normal(key, (3, 7, 32))
     pos = jnp.arange(7) + 5
