@@ -142,8 +142,11 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
     primary = is_primary()
     if primary:
         os.makedirs(cfg.workdir, exist_ok=True)
-        with open(os.path.join(cfg.workdir, "config.json"), "w") as f:
+        # Written aside, then renamed: another process's check_workdir may be reading it.
+        path = os.path.join(cfg.workdir, "config.json")
+        with open(path + ".tmp", "w") as f:
             f.write(cfg.to_json())
+        os.replace(path + ".tmp", path)
 
     ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
     state = restore_or_init(run, ckpt)
