@@ -1,10 +1,12 @@
 """Causal transformer encoder without LayerNorm (post-residual x + attn(x), x + FFN(x)).
 
-Two ways to run the same parameters:
-- ``EncoderLayer.__call__`` encodes a whole sequence [B, L, d] under a boolean mask [L, L]
-  (banded causal mask for ``sliding`` attention, plain causal mask inside a ``window``);
+Three ways to run the same parameters:
+- ``EncoderLayer.__call__`` encodes a sequence [B, L, d] under a boolean mask [L, L] (the causal
+  mask inside a ``window``; ``newest_only`` for a window's last layer);
+- ``EncoderLayer.sliding`` encodes a whole trial [B, L, d], each position attending to the last
+  N, block by block (``banded_attention``);
 - ``EncoderLayer.step`` encodes one new token [B, d] against a per-layer KV cache, O(N) per step,
-  giving exactly the outputs of the banded one-pass encoding.
+  giving exactly the outputs of ``sliding``.
 Positions are rotary (scores depend on the distance t - s only) unless the caller adds its own.
 """
 
