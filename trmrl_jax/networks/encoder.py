@@ -82,9 +82,8 @@ def banded_attention(q: jax.Array, k: jax.Array, v: jax.Array, window: int,
     length = q.shape[1]
     b = max(8, -(-window // 2))
     m = math.ceil((window - 1) / b)
-    pos = np.arange(length)
     if (m + 1) * b >= length:
-        mask = band_mask(jnp.asarray(pos), window, episode_length)
+        mask = band_mask(jnp.arange(length), window, episode_length)
         return _attend(q, k, v, mask[None, None], "bqhd,bkhd->bhqk")
     nb = -(-length // b)
     pad = nb * b - length
