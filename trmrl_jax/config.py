@@ -207,21 +207,24 @@ PRESETS: dict[str, Config] = {
         num_minibatches=4, reward_scale=0.1, total_env_steps=5_000_000,
         workdir="runs/halfcheetah_vel_fast"),
 }
-# The other locomotion distributions: the reference settings where the brief gives them (std
-# 0.5, value head on the shared trunk, clip 0.2, gamma 0.92 for Ant, 40M steps), HalfCheetahVel's
-# otherwise; and a CPU-budget variant of each.
-_LOCOMOTION = {
-    "halfcheetah_dir": {},
-    "halfcheetah_rand_params": {},
-    "ant_dir": {"gamma": 0.92},
-    "ant_goal": {"gamma": 0.92},
-}
-for _env, _changes in _LOCOMOTION.items():
-    PRESETS[_env] = PRESETS["halfcheetah_vel"].replace(
-        env=_env, value_input="memory", init_std=0.5, clip_eps=0.2, total_env_steps=40_000_000,
-        workdir=f"runs/{_env}", **_changes)
-    PRESETS[f"{_env}_fast"] = PRESETS["halfcheetah_vel_fast"].replace(
-        env=_env, workdir=f"runs/{_env}_fast", **_changes)
+
+
+def _locomotion_presets() -> dict[str, Config]:
+    """The other locomotion distributions, each at the reference settings where the brief gives
+    them (std 0.5, value head on the shared trunk, clip 0.2, gamma 0.92 for Ant, 40M steps) and
+    HalfCheetahVel's otherwise, and each as a CPU-budget ``_fast`` variant."""
+    presets = {}
+    for env, changes in (("halfcheetah_dir", {}), ("halfcheetah_rand_params", {}),
+                         ("ant_dir", {"gamma": 0.92}), ("ant_goal", {"gamma": 0.92})):
+        presets[env] = PRESETS["halfcheetah_vel"].replace(
+            env=env, value_input="memory", init_std=0.5, clip_eps=0.2,
+            total_env_steps=40_000_000, workdir=f"runs/{env}", **changes)
+        presets[f"{env}_fast"] = PRESETS["halfcheetah_vel_fast"].replace(
+            env=env, workdir=f"runs/{env}_fast", **changes)
+    return presets
+
+
+PRESETS.update(_locomotion_presets())
 
 
 def preset(name: str) -> Config:
