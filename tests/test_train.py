@@ -14,6 +14,7 @@ from brax.envs.base import State
 from conftest import small_config
 from trmrl_jax import envs
 from trmrl_jax.checkpoint import Checkpointer
+from trmrl_jax.loop import evaluate_seeds
 from trmrl_jax.train import Run, init_state, make_train_step, replicate, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +79,26 @@ def test_user_registered_distribution_trains_through_train(tmp_path):
     state, history = train(cfg, progress=False)
     assert len(history) == 3 and np.isfinite(history[-1]["loss"])
     assert os.path.exists(tmp_path / "b" / "eval.json")
+
+
+def test_seeds_are_meta_tested_together_as_each_alone():
+    """The seed-vmapped meta-test gives every seed what it gets evaluated on its own."""
+    cfg = small_config(num_seeds=2)
+    run = Run.create(cfg)
+    state = jax.device_get(init_state(cfg, run.env, run.agent))
+    kwargs = dict(num_tasks=4, episodes=2, splits=("test", "ood"))
+    both = evaluate_seeds(run, state, **kwargs)
+    alone_run = Run.create(cfg.replace(num_seeds=1))
+    curves = []
+    for i in range(2):
+        alone = state.replace(params=jax.tree.map(lambda x: x[i:i + 1], state.params),
+                              obs_stats=jax.tree.map(lambda x: x[i:i + 1], state.obs_stats))
+        one = evaluate_seeds(alone_run, alone, **kwargs)
+        for split in kwargs["splits"]:
+            np.testing.assert_allclose(both["per_seed"][i][split]["returns_per_episode"],
+                                       one[split]["returns_per_episode"], rtol=1e-5, atol=1e-5)
+        curves.append(one["test"]["returns_per_episode"])
+    assert not np.allclose(curves[0], curves[1])  # Two seeds, two different policies.
 
 
 def test_resume_continues_exactly(tmp_path):

@@ -25,21 +25,22 @@ from trmrl_jax.rollout import episode_returns, rollout
 def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, episodes: int,
                    normalize_obs: bool, deterministic: bool = True
                    ) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
-    """Returns ``evaluate(params, obs_stats, tasks [n], key) -> returns [n, episodes]`` (jitted).
+    """Returns ``evaluate(params [S], obs_stats [S], tasks [n], key) -> returns [S, n, episodes]``
+    (jitted), for seed-stacked parameters.
 
-    Tasks are an argument, so one compilation serves every split; the function is cached, so
-    the meta-tests during training reuse it instead of compiling again.
+    The seeds are vmapped into one program and meet the same tasks and noise. Tasks are an
+    argument, so one compilation serves every split; the function is cached, so the meta-tests
+    during training reuse it instead of compiling again.
     """
     trial_env = TrialEnv(env, episode_length, episodes)
 
-    @jax.jit
-    def evaluate(params, stats, tasks, key):
+    def one_seed(params, stats, tasks, key):
         n = jax.tree.leaves(tasks)[0].shape[0]
         traj = rollout(agent, trial_env, params, stats, tasks, jax.random.split(key, n),
                        deterministic=deterministic, normalize_obs=normalize_obs)
         return episode_returns(traj.reward, episode_length)
 
-    return evaluate
+    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, None, None)))
 
 
 def summarize(returns: np.ndarray) -> dict:
@@ -56,19 +57,18 @@ def summarize(returns: np.ndarray) -> dict:
 def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningStats, *,
               key: jax.Array, num_tasks: int, episode_length: int, episodes: int,
               normalize_obs: bool, splits: tuple[str, ...] = SPLITS,
-              deterministic: bool = True) -> dict:
-    """Meta-tests one seed's parameters on ``num_tasks`` tasks of each split -> {split: record}.
+              deterministic: bool = True) -> dict[str, np.ndarray]:
+    """Meta-tests seed-stacked parameters [S, ...] on ``num_tasks`` tasks of each split
+    -> {split: returns [S, num_tasks, episodes]}.
 
     The same ``key`` gives the same held-out tasks, so runs and agents are compared on equal terms.
     """
     evaluate = make_evaluator(env, agent, episode_length=episode_length, episodes=episodes,
                               normalize_obs=normalize_obs, deterministic=deterministic)
     task_key, run_key = jax.random.split(key)
-    results = {}
-    for split in splits:
-        tasks = env.sample_tasks(task_key, num_tasks, split)
-        results[split] = summarize(np.asarray(evaluate(params, stats, tasks, run_key)))
-    return results
+    return {split: np.asarray(evaluate(params, stats, env.sample_tasks(task_key, num_tasks, split),
+                                       run_key))
+            for split in splits}
 
 
 def plot_adaptation(results: dict[str, dict], path: str, title: str = "") -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 import jax
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import is_primary
-from trmrl_jax.evaluate import meta_test, write_results
+from trmrl_jax.evaluate import meta_test, summarize, write_results
 from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replicate
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
@@ -46,10 +45,6 @@ def check_workdir(cfg: Config) -> None:
             raise ConfigError(
                 f"workdir {cfg.workdir!r} holds a run with {name}={saved[name]!r}, not {value!r}; "
                 "use another --workdir or the same config")
-
-
-def seed_slice(tree: Any, i: int) -> Any:
-    return jax.tree.map(lambda x: x[i], tree)
 
 
 def _scalars(metrics: dict) -> tuple[dict, dict]:
@@ -87,12 +82,14 @@ class MetricsLog:
 
 def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int,
                    splits: tuple[str, ...]) -> dict:
-    """Meta-tests every seed; the split records pool seeds and tasks, ``per_seed`` keeps them."""
+    """Meta-tests every seed (vmapped, one program); the split records pool seeds and tasks,
+    ``per_seed`` keeps them."""
     cfg = run.cfg
-    per_seed = [meta_test(run.env, run.agent, seed_slice(state.params, i),
-                          seed_slice(state.obs_stats, i), key=jax.random.PRNGKey(EVAL_SEED),
-                          num_tasks=num_tasks, episode_length=cfg.episode_length,
-                          episodes=episodes, normalize_obs=cfg.normalize_obs, splits=splits)
+    returns = meta_test(run.env, run.agent, state.params, state.obs_stats,
+                        key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
+                        episode_length=cfg.episode_length, episodes=episodes,
+                        normalize_obs=cfg.normalize_obs, splits=splits)
+    per_seed = [{split: summarize(r[i]) for split, r in returns.items()}
                 for i in range(cfg.num_seeds)]
     out = {}
     for split in splits:
