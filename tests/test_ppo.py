@@ -1,12 +1,15 @@
 """GAE against a hand-computed case; the clipped loss on cases worked out by hand."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import small_config
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
 from trmrl_jax.ppo import gae, gaussian_log_prob, normalize_advantages, ppo_loss
+from trmrl_jax.train import Run, init_state, make_optimizer
 
 
 def test_gae_hand_computed():
@@ -63,3 +66,23 @@ def test_normalize_advantages():
     adv = normalize_advantages(jnp.array([1.0, 2.0, 3.0, 6.0]))
     assert float(adv.mean()) == pytest.approx(0.0, abs=1e-6)
     assert float(adv.std()) == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("agent", ["trmrl", "rl2", "mlp"])
+def test_value_head_gets_its_own_learning_rate(agent):
+    """Adam's first step moves every parameter by its learning rate: the value head's by
+    ``value_learning_rate``, everything else (trunk, policy head, log std) by ``learning_rate``."""
+    cfg = small_config(agent=agent, learning_rate=1e-3, value_learning_rate=1e-2,
+                       weight_decay=0.0)
+    run = Run.create(cfg)
+    params = init_state(cfg, run.env, run.agent).params
+    grads = jax.tree.map(lambda x: jnp.full_like(x, 1e-3), params)  # Norm well under the clip.
+    optimizer = make_optimizer(cfg)
+    updates, _ = optimizer.update(grads, optimizer.init(params), params)
+    steps = {jax.tree_util.keystr(path): np.abs(np.asarray(u)) for path, u
+             in jax.tree_util.tree_leaves_with_path(updates)}
+    value = [k for k in steps if "['value']" in k]
+    assert value and len(value) < len(steps)
+    for name, step in steps.items():
+        lr = cfg.value_learning_rate if name in value else cfg.learning_rate
+        np.testing.assert_allclose(step, lr, rtol=1e-3, err_msg=name)

@@ -15,12 +15,23 @@ class PolicyOutput:
     value: jax.Array  # [...]
 
 
-def mlp(hidden: int, out: int, out_init: nn.initializers.Initializer, name: str) -> nn.Sequential:
-    """Two tanh layers of ``hidden`` units and a linear output (garage's Gaussian MLP heads)."""
-    xavier = nn.initializers.xavier_uniform()
-    return nn.Sequential([nn.Dense(hidden, kernel_init=xavier), nn.tanh,
-                          nn.Dense(hidden, kernel_init=xavier), nn.tanh,
-                          nn.Dense(out, kernel_init=out_init)], name=name)
+class MLP2(nn.Module):
+    """Two tanh layers of ``hidden`` units and a linear output (garage's Gaussian MLP heads).
+
+    A module of its own, so that its parameters sit under its name (``policy`` / ``value``):
+    layers built in the parent and handed to ``nn.Sequential`` would belong to the parent.
+    """
+
+    hidden: int
+    out: int
+    out_init: nn.initializers.Initializer
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        xavier = nn.initializers.xavier_uniform()
+        x = nn.tanh(nn.Dense(self.hidden, kernel_init=xavier)(x))
+        x = nn.tanh(nn.Dense(self.hidden, kernel_init=xavier)(x))
+        return nn.Dense(self.out, kernel_init=self.out_init)(x)
 
 
 class Heads(nn.Module):
@@ -38,8 +49,8 @@ class Heads(nn.Module):
     @nn.compact
     def __call__(self, policy_features: jax.Array, value_features: jax.Array) -> PolicyOutput:
         gain_init = nn.initializers.variance_scaling(self.out_gain ** 2, "fan_avg", "uniform")
-        mean = mlp(self.hidden, self.action_size, gain_init, "policy")(policy_features)
-        value = mlp(self.hidden, 1, nn.initializers.xavier_uniform(), "value")(value_features)
+        mean = MLP2(self.hidden, self.action_size, gain_init, name="policy")(policy_features)
+        value = MLP2(self.hidden, 1, nn.initializers.xavier_uniform(), name="value")(value_features)
         log_std = self.param("log_std", nn.initializers.constant(jnp.log(self.init_std)),
                              (self.action_size,))
         return PolicyOutput(mean=mean, log_std=jnp.broadcast_to(log_std, mean.shape),
