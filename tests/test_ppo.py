@@ -1,4 +1,5 @@
-"""GAE against a hand-computed case; the clipped loss on cases worked out by hand."""
+"""GAE against a hand-computed case; the clipped loss on cases worked out by hand; the
+optimiser's separate value-head learning rate."""
 
 import jax
 import jax.numpy as jnp
