@@ -143,7 +143,10 @@ def main(argv: list[str]) -> None:
     results = {}
     for name, cfg in runs.items():
         t0 = time.perf_counter()
-        train(cfg)
+        try:
+            train(cfg)
+        except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
+            cli.fail(e)
         results[name] = summarize_run(cfg.workdir, time.perf_counter() - t0)
         print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
     os.makedirs(root, exist_ok=True)

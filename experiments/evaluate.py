@@ -45,11 +45,11 @@ def main(argv: list[str]) -> None:
         with open(os.path.join(workdir, "config.json")) as f:
             cfg = Config.from_dict(json.load(f))
         run = Run.create(cfg)
+        ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
+        state = restore_or_init(run, ckpt)  # Refuses a checkpoint of another version.
+        ckpt.close()
     except ConfigError as e:
         cli.fail(e)
-    ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
-    state = restore_or_init(run, ckpt)
-    ckpt.close()
     results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value, episodes=_EPISODES.value,
                              splits=tuple(_SPLITS.value))
     out = _OUT.value or workdir

@@ -1,4 +1,4 @@
-"""Divergence guard and a process killed while it writes a checkpoint."""
+"""Divergence guard, a process killed while it writes a checkpoint, a checkpoint of another version."""
 
 import json
 import os
@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import small_config
 from trmrl_jax.checkpoint import Checkpointer
+from trmrl_jax.config import ConfigError
 from trmrl_jax.loop import TrainingDiverged
 from trmrl_jax.train import train
 
@@ -61,3 +63,14 @@ def test_sigkill_during_checkpoint_write_resumes_from_previous_complete_one(tmp_
     updates = [json.loads(line)["update"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
     assert updates == list(range(1, 41))  # Continued, neither duplicated nor truncated.
     assert os.path.exists(os.path.join(workdir, "eval.json"))
+
+
+def test_checkpoint_of_another_version_is_refused_in_one_line(tmp_path):
+    """A checkpoint whose tree no longer fits the train state (as when the value-head fix
+    renamed the head parameters) is refused with a one-line ConfigError, and stays on disk."""
+    ckpt = Checkpointer(str(tmp_path), keep=2)
+    ckpt.save(1, {"params": {"Dense_0": np.ones(3, np.float32)}})
+    with pytest.raises(ConfigError, match="does not fit this version") as err:
+        ckpt.restore({"params": {"policy": {"Dense_0": np.ones(3, np.float32)}}})
+    assert "\n" not in str(err.value)
+    assert ckpt.latest_step() == 1

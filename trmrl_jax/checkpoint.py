@@ -9,6 +9,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from trmrl_jax.config import ConfigError
+
 
 class Checkpointer:
     """An orbax ``CheckpointManager`` over ``workdir/checkpoints``, keeping the newest ``keep``.
@@ -31,10 +33,21 @@ class Checkpointer:
         self.manager.save(step, args=ocp.args.StandardSave(state))
 
     def restore(self, like: Any, step: int | None = None) -> Any:
-        """Restores into the structure, dtypes and shardings of ``like``."""
+        """Restores into the structure, dtypes and shardings of ``like``.
+
+        A checkpoint whose tree does not fit ``like`` (written by another version of the code)
+        is refused with a one-line ``ConfigError``; nothing in the workdir is touched.
+        """
         step = self.latest_step() if step is None else step
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-        return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        try:
+            return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        except ValueError as e:
+            reason = str(e).strip().splitlines()[0].rstrip(":")
+            raise ConfigError(
+                f"checkpoint {step} in {self.directory!r} does not fit this version's train "
+                f"state ({reason}); it was written by an older trmrl_jax: use another --workdir"
+            ) from e
 
     def close(self) -> None:
         self.manager.close()

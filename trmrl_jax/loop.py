@@ -137,16 +137,14 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
     cfg = run.cfg
     check_workdir(cfg)
     primary = is_primary()
+    ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
+    state = restore_or_init(run, ckpt)  # Before config.json: a refused checkpoint changes nothing.
     if primary:
-        os.makedirs(cfg.workdir, exist_ok=True)
         # Written aside, then renamed: another process's check_workdir may be reading it.
         path = os.path.join(cfg.workdir, "config.json")
         with open(path + ".tmp", "w") as f:
             f.write(cfg.to_json())
         os.replace(path + ".tmp", path)
-
-    ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
-    state = restore_or_init(run, ckpt)
     start = int(np.asarray(state.update)[0])
     log = MetricsLog(cfg.workdir, start) if primary else None
 
