@@ -1,4 +1,4 @@
-"""Divergence guard, a process killed while it writes a checkpoint, a checkpoint of another version."""
+"""Divergence guard, a kill during a checkpoint write, a checkpoint of another version."""
 
 import json
 import os
