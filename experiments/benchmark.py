@@ -164,7 +164,8 @@ def bench_env_only(cfg, repeats: int, max_timed_s: float) -> dict:
 
     t0 = time.perf_counter()
     env = envs.make(cfg.env, backend=cfg.backend)
-    trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial)
+    trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial,
+                         cfg.reset_memory_each_episode)
     n, h, e, a = cfg.num_tasks, cfg.episode_length, cfg.episodes_per_trial, env.action_size
 
     def rollout(key):

@@ -11,9 +11,11 @@ import sys
 
 from absl import flags
 
-from trmrl_jax.config import PRESETS, Config, ConfigError, preset
+from trmrl_jax.config import PRESETS, Config, ConfigError, for_env, preset
 
-_PRESET = flags.DEFINE_string("preset", None, f"Base config: one of {', '.join(PRESETS)}.")
+_PRESET = flags.DEFINE_string(
+    "preset", None, f"Base config: one of {', '.join(PRESETS)}. Without it, --env=NAME starts "
+    "from NAME's own preset (its episode length and settings), and no flag from the defaults.")
 # Not a Config field: where compiled programs are kept changes nothing a run computes.
 _CACHE = flags.DEFINE_string(
     "compilation_cache", os.path.join(os.path.expanduser("~"), ".cache", "trmrl_jax", "xla"),
@@ -35,8 +37,14 @@ def define_config_flags() -> None:
 
 
 def config_from_flags() -> Config:
-    """The preset (or the defaults) with every flag set on the command line applied."""
-    base = preset(_PRESET.value) if _PRESET.value else Config()
+    """The base config with every flag set on the command line applied. The base is --preset, else
+    the preset of the distribution named by --env, else the defaults."""
+    if _PRESET.value:
+        base = preset(_PRESET.value)
+    elif flags.FLAGS["env"].present:
+        base = for_env(flags.FLAGS["env"].value)
+    else:
+        base = Config()
     changes = {f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(Config)
                if flags.FLAGS[f.name].present}
     return base.replace(**changes)
@@ -46,6 +54,14 @@ def fail(error: Exception) -> None:
     """One line on stderr and exit status 2: the user's input was refused."""
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
+
+
+def print_config(cfg: Config) -> None:
+    """The effective configuration, every field, as ``name=value`` lines of at most 100 columns."""
+    import textwrap
+
+    items = " ".join(f"{k}={v}" for k, v in cfg.to_dict().items())
+    print("config: " + textwrap.fill(items, 100, subsequent_indent="  ", break_on_hyphens=False))
 
 
 def print_meta_test(results: dict) -> None:
@@ -85,5 +101,5 @@ def quiet_brax_import_noise() -> None:
         import brax.envs  # noqa: F401
 
 
-__all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail",
+__all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail", "print_config",
            "print_meta_test", "quiet_brax_import_noise", "start_process"]

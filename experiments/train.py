@@ -19,12 +19,14 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
     cli.start_process()
-    from trmrl_jax.config import ConfigError
+    from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.loop import TrainingDiverged
     from trmrl_jax.train import train
 
     try:
         cfg = cli.config_from_flags()
+        validate(cfg)  # Before printing: a refused config prints only its one-line error.
+        cli.print_config(cfg)
         train(cfg)
     except (ConfigError, TrainingDiverged) as e:
         cli.fail(e)

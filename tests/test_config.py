@@ -28,5 +28,5 @@ def test_unknown_preset_and_field_are_refused():
 
 
 def test_config_round_trips_through_json():
-    cfg = preset("ant_dir_fast")
+    cfg = preset("paper_ant_dir")
     assert Config.from_dict(json.loads(cfg.to_json())) == cfg

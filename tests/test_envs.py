@@ -21,7 +21,8 @@ class Spec:
     values: Callable[[np.ndarray], np.ndarray]  # Task features [n, task_size] -> checked values.
     train: tuple  # Closed range of train/test values.
     ood: Optional[tuple]  # Closed range of OOD values, outside ``train``; None: no OOD range.
-    differ_by: str = "reward"  # "reward", "direction" (sign of d * v_x) or "dynamics".
+    # "reward", "direction" (sign of d * v_x), "two" (two tasks, two rewards) or "dynamics".
+    differ_by: str = "reward"
 
 
 SPECS = {
@@ -29,7 +30,8 @@ SPECS = {
                       (1.25 - _EPS, 1.5 + _EPS)),  # Goal radius.
     "halfcheetah_vel": Spec(lambda f: f[..., 0], (0.0, 3.0), (3.0, 4.0)),  # Target velocity.
     "halfcheetah_dir": Spec(lambda f: f[..., 0], (-1.0, 1.0), None, "direction"),
-    "ant_dir": Spec(lambda f: np.arctan2(f[..., 1], f[..., 0]) % (2 * np.pi),  # Angle.
+    "ant_fwd_back": Spec(lambda f: f[..., 0], (-1.0, 1.0), None, "two"),  # cos(angle).
+    "ant_dir_arc": Spec(lambda f: np.arctan2(f[..., 1], f[..., 0]) % (2 * np.pi),  # Angle.
                     (0.0, 1.5 * np.pi), (1.5 * np.pi, 2 * np.pi + _EPS)),
     "ant_goal": Spec(lambda f: np.linalg.norm(f, axis=-1), (0.0, 3.0 + _EPS),
                      (3.0, 4.0 + _EPS)),  # Goal radius.
@@ -121,8 +123,8 @@ def test_batch_of_tasks_steps_with_declared_sizes_and_task_dependent_rewards(env
         assert np.all(np.abs(velocity_term) > 1e-3)
         np.testing.assert_allclose(forward, -backward[:, :1].repeat(forward.shape[1], 1),
                                    atol=1e-4)
-    else:
-        assert len(np.unique(np.round(reward[-1], 5))) == _BATCH  # Different rewards.
+    else:  # Different rewards: one per task, or one per direction.
+        assert len(np.unique(np.round(reward[-1], 5))) == (2 if differ_by == "two" else _BATCH)
 
 
 def test_splits_and_ood_range(env):
@@ -182,6 +184,33 @@ def test_trial_keeps_task_across_episodes_and_flags_boundaries():
     np.testing.assert_allclose(positions[2], [0.2, 0.2], atol=1e-6)  # ...after moving.
     # The last transition of episode 1 is still in the memory inputs of episode 2.
     assert float(trial.observe(trial.next_episode(ts)).prev_reward[0]) == float(reward)
+
+
+def test_per_episode_reset_starts_every_episode_from_an_empty_token():
+    """With the reference's per-episode reset, each episode's first token is (s0, 0, 0, 1): no
+    action or reward of the previous episode reaches the agent."""
+    dist = envs.make("point_nav")
+    trial = envs.TrialEnv(dist, episode_length=3, num_episodes=3, reset_inputs_each_episode=True)
+    ts = trial.reset(jax.random.PRNGKey(1), dist.sample_task(jax.random.PRNGKey(0), "train"))
+    for t in range(9):
+        if t and t % 3 == 0:
+            ts = trial.next_episode(ts)
+        o = trial.observe(ts)
+        if t % 3 == 0:
+            np.testing.assert_allclose(o.obs, 0.0)
+            np.testing.assert_allclose(o.prev_action, 0.0)
+            np.testing.assert_allclose(o.prev_reward, 0.0)
+            assert float(o.episode_start[0]) == 1.0
+        else:
+            assert float(o.prev_reward[0]) < 0 and float(o.episode_start[0]) == 0.0
+        ts, _ = trial.step(ts, jnp.ones(2))
+
+
+def test_reference_ant_dir_samples_plus_minus_one_radian():
+    angles = envs.make("ant_dir_pm1rad").sample_tasks(jax.random.PRNGKey(0), 64)["angle"]
+    assert set(np.asarray(angles).tolist()) == {-1.0, 1.0}
+    angles = envs.make("ant_fwd_back").sample_tasks(jax.random.PRNGKey(0), 64)["angle"]
+    np.testing.assert_allclose(sorted(set(np.asarray(angles).tolist())), [0.0, np.pi], rtol=1e-6)
 
 
 def test_new_trials_sample_new_tasks():

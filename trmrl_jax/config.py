@@ -16,6 +16,10 @@ ATTENTION_MODES = ("sliding", "window")
 POSITIONS = ("rotary", "sinusoid")
 POLICY_INPUTS = ("latest_memory", "mixed_memory")
 VALUE_INPUTS = ("memory", "token")
+VALUE_TARGETS = ("gae", "monte_carlo")
+VALUE_LOSSES = ("squared", "gaussian")
+OPTIMIZER_LAYOUTS = ("joint", "separate")
+LR_SHAPES = ("linear", "geometric")
 INITS = ("tfixup", "default")
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -35,7 +39,9 @@ class Config:
     episode_length: int = 20  # H: steps per episode.
     episodes_per_trial: int = 3  # E: episodes per trial during meta-training.
     num_tasks: int = 256  # Trials (one task each) per update, over all devices.
-    reset_memory_each_episode: bool = False  # True reproduces the reference code exactly.
+    # True: the window is cleared and a_{t-1}, r_{t-1} are zeroed at every episode start, as in
+    # the reference code (memory then never crosses episodes).
+    reset_memory_each_episode: bool = False
 
     # Agent.
     agent: str = "trmrl"
@@ -56,20 +62,37 @@ class Config:
     # float32. On CPU bfloat16 is emulated and slower: keep float32 there.
     compute_dtype: str = "float32"
     init_std: float = 0.5  # Initial std of the state-independent Gaussian policy.
-    policy_out_gain: float = 0.01  # Xavier gain of the policy mean layer.
+    # Xavier gain of the policy mean layer: a small first policy. The reference uses 0.01 for Ant
+    # and Meta-World and plain Xavier (1.0) for HalfCheetah.
+    policy_out_gain: float = 0.01
 
     # PPO.
     total_env_steps: int = 1_500_000
     learning_rate: float = 1e-3  # Policy (and shared trunk) learning rate.
     value_learning_rate: float = 1e-3  # Value-head learning rate.
-    lr_final_fraction: float = 1.0  # Linear decay of both rates to this fraction at the end.
+    # Learning-rate schedules: each rate decays from update lr_decay_begin to lr_decay_end (0: the
+    # last update) to its final fraction of the initial value, linearly or geometrically.
+    lr_final_fraction: float = 1.0  # Policy rate at the end of the decay, as a fraction.
+    value_lr_final_fraction: float = 1.0  # Value rate at the end of the decay, as a fraction.
+    lr_decay_begin: int = 0
+    lr_decay_end: int = 0
+    lr_decay_shape: str = "linear"
     weight_decay: float = 0.01  # AdamW, as in the reference.
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = 1.0  # Global-norm gradient clipping; 0 turns it off.
+    # "joint": one loss (policy + vf_coef * value) and one optimiser step per minibatch.
+    # "separate": the reference's layout: all policy epochs, then all value epochs, each with its
+    # own AdamW (the value optimiser also trains a shared trunk).
+    optimizer_layout: str = "joint"
+    value_target: str = "gae"  # "gae": lambda-returns; "monte_carlo": discounted trial returns.
+    value_loss: str = "squared"  # "gaussian": NLL under a learned std (garage's value function).
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     num_epochs: int = 4
-    num_minibatches: int = 4
+    num_minibatches: int = 4  # Minibatches of whole trials per epoch (when minibatch_size=0).
+    # >0: minibatches of this many single steps instead of whole trials (agents without a
+    # recurrent sequence: window-mode TrMRL, MLP, oracle), as the reference does.
+    minibatch_size: int = 0
     vf_coef: float = 0.5
     ent_coef: float = 0.0
     reward_scale: float = 1.0
@@ -109,6 +132,19 @@ class Config:
     @property
     def num_updates(self) -> int:
         return max(1, self.total_env_steps // self.steps_per_update)
+
+    @property
+    def lr_decay_stop(self) -> int:
+        """The update at which both learning rates reach their final fractions."""
+        return self.lr_decay_end or self.num_updates
+
+    @property
+    def minibatches_per_epoch(self) -> int:
+        """Minibatches per epoch: ``num_minibatches`` of trials, or with ``minibatch_size`` the
+        fewest equal minibatches of at most that many steps (8,000 steps at 256: 32 of 250)."""
+        if not self.minibatch_size:
+            return self.num_minibatches
+        return -(-self.steps_per_update // self.minibatch_size)
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -151,6 +187,10 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     _choice("init", config.init, INITS)
     _choice("backend", config.backend, BACKENDS)
     _choice("compute_dtype", config.compute_dtype, COMPUTE_DTYPES)
+    _choice("lr_decay_shape", config.lr_decay_shape, LR_SHAPES)
+    _choice("optimizer_layout", config.optimizer_layout, OPTIMIZER_LAYOUTS)
+    _choice("value_target", config.value_target, VALUE_TARGETS)
+    _choice("value_loss", config.value_loss, VALUE_LOSSES)
     positive = ("episode_length", "episodes_per_trial", "num_tasks", "window", "num_layers",
                 "num_heads", "d_model", "d_ff", "head_hidden", "gru_size", "total_env_steps",
                 "num_epochs", "num_minibatches", "eval_tasks", "eval_episodes", "num_seeds",
@@ -161,9 +201,20 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     for name in ("learning_rate", "value_learning_rate", "init_std", "reward_scale"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name}={getattr(config, name)} must be > 0")
-    for name in ("gamma", "gae_lambda", "lr_final_fraction"):
+    for name in ("gamma", "gae_lambda"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ConfigError(f"{name}={getattr(config, name)} must lie in [0, 1]")
+    for name in ("lr_final_fraction", "value_lr_final_fraction"):
+        if not 0.0 < getattr(config, name) <= 1.0:
+            raise ConfigError(f"{name}={getattr(config, name)} must lie in (0, 1]")
+    for name in ("lr_decay_begin", "lr_decay_end", "minibatch_size"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{name}={getattr(config, name)} must be >= 0")
+    if config.lr_decay_begin >= config.lr_decay_stop:
+        raise ConfigError(f"lr_decay_begin={config.lr_decay_begin} must come before the end of "
+                          f"the decay (update {config.lr_decay_stop})")
+    if not config.max_grad_norm >= 0:
+        raise ConfigError(f"max_grad_norm={config.max_grad_norm} must be >= 0 (0: no clipping)")
     if config.eval_every < 0 or config.num_devices < 0:
         raise ConfigError("eval_every and num_devices must be >= 0")
     if config.d_model % config.num_heads or (config.d_model // config.num_heads) % 2:
@@ -180,7 +231,19 @@ def validate(config: Config, num_devices: int | None = None) -> None:
         raise ConfigError(f"num_tasks={config.num_tasks} does not divide over {devices} devices; "
                           f"use a multiple of {devices}")
     local = config.num_tasks // devices
-    if local % config.num_minibatches:
+    if config.minibatch_size:
+        if config.agent == "rl2" or (config.agent == "trmrl" and config.attention == "sliding"):
+            raise ConfigError(
+                f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
+                f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
+                "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
+        num = config.minibatches_per_epoch
+        if (local * config.trial_length) % num:
+            raise ConfigError(
+                f"minibatch_size={config.minibatch_size} gives {num} minibatches, which do not "
+                f"split the {local * config.trial_length} steps per device evenly; choose a "
+                f"size whose minibatch count divides {local * config.trial_length}")
+    elif local % config.num_minibatches:
         raise ConfigError(f"num_tasks per device ({local}) is not divisible by "
                           f"num_minibatches={config.num_minibatches}")
     if config.steps_per_update > config.total_env_steps:
@@ -188,46 +251,82 @@ def validate(config: Config, num_devices: int | None = None) -> None:
                           f"({config.steps_per_update} env steps)")
 
 
-PRESETS: dict[str, Config] = {
-    # TrMRL on the 2-D point distribution: meta-learns in a few minutes on a 2-core CPU.
-    "quickstart": Config(total_env_steps=3_000_000, eval_tasks=100, workdir="runs/quickstart"),
-    # The reference HalfCheetahVel hyper-parameters (design brief section 1), memory kept.
-    "halfcheetah_vel": Config(
+def _paper_presets() -> dict[str, Config]:
+    """The reference README's MuJoCo runs, flag for flag (BUILD.md, "The paper presets", lists
+    every flag beside ours). Per iteration 20 tasks x 2 episodes x 200 steps; the window of 5
+    working memories is cleared at every episode; garage's PPO: Monte-Carlo value targets fitted by
+    Gaussian likelihood, separate policy and value AdamW loops over minibatches of 256 samples,
+    10 epochs, no gradient clipping, no advantage or observation normalisation."""
+    vel = Config(
         env="halfcheetah_vel", episode_length=200, episodes_per_trial=2, num_tasks=20,
-        window=5, num_layers=4, num_heads=16, d_model=128, d_ff=512, attention="window",
-        value_input="token", init_std=0.2, learning_rate=3e-5, value_learning_rate=2.5e-4,
-        lr_final_fraction=0.1, gamma=0.9, gae_lambda=0.8, clip_eps=0.1, num_epochs=10,
-        num_minibatches=4, normalize_advantages=False, normalize_obs=False,
-        total_env_steps=20_000_000, workdir="runs/halfcheetah_vel"),
-    # A CPU-budget HalfCheetahVel run: more tasks per update, faster rates, sliding attention.
-    "halfcheetah_vel_fast": Config(
+        reset_memory_each_episode=True, agent="trmrl", attention="window", window=5,
+        num_layers=4, num_heads=16, d_model=128, d_ff=512, position="sinusoid",
+        policy_input="latest_memory", value_input="token", init="tfixup", head_hidden=64,
+        init_std=0.2, policy_out_gain=1.0, learning_rate=3e-5, value_learning_rate=2.5e-4,
+        lr_final_fraction=0.1, value_lr_final_fraction=1.0, lr_decay_begin=100,
+        lr_decay_end=750, lr_decay_shape="geometric", weight_decay=0.01, max_grad_norm=0.0,
+        optimizer_layout="separate", value_target="monte_carlo", value_loss="gaussian",
+        gamma=0.9, gae_lambda=0.8, clip_eps=0.1, num_epochs=10, minibatch_size=256,
+        ent_coef=0.0, reward_scale=1.0, normalize_obs=False, normalize_advantages=False,
+        total_env_steps=2500 * 8000, eval_tasks=20, eval_episodes=6,
+        workdir="runs/paper_halfcheetah_vel")
+    shared_trunk = dict(value_input="memory", init_std=0.5, clip_eps=0.2,
+                        value_learning_rate=3e-5, value_lr_final_fraction=1e-4,
+                        lr_final_fraction=1e-4)
+    return {
+        "paper_halfcheetah_vel": vel,
+        "paper_halfcheetah_dir": vel.replace(
+            env="halfcheetah_dir", lr_decay_begin=100, lr_decay_end=3700,
+            total_env_steps=5000 * 8000, workdir="runs/paper_halfcheetah_dir", **shared_trunk),
+        "paper_ant_dir": vel.replace(
+            env="ant_dir_pm1rad", gamma=0.92, policy_out_gain=0.01, lr_decay_begin=500,
+            lr_decay_end=3500, total_env_steps=5000 * 8000, workdir="runs/paper_ant_dir",
+            **shared_trunk),
+    }
+
+
+def _distribution_presets() -> dict[str, Config]:
+    """Our settings for each registered distribution: what ``--env=NAME`` alone runs. Locomotion
+    runs fit a CPU budget (more tasks per update, sliding attention over a trial's episodes)."""
+    locomotion = Config(
         env="halfcheetah_vel", episode_length=100, episodes_per_trial=2, num_tasks=128,
-        window=20, attention="sliding", init_std=0.5, learning_rate=3e-4,
+        window=20, attention="sliding", init_std=0.5, policy_out_gain=1.0, learning_rate=3e-4,
         value_learning_rate=1e-3, gamma=0.95, gae_lambda=0.9, clip_eps=0.2, num_epochs=4,
-        num_minibatches=4, reward_scale=0.1, total_env_steps=5_000_000,
-        workdir="runs/halfcheetah_vel_fast"),
-}
-
-
-def _locomotion_presets() -> dict[str, Config]:
-    """The other locomotion distributions, each at the reference settings where the brief gives
-    them (std 0.5, value head on the shared trunk, clip 0.2, gamma 0.92 for Ant, 40M steps) and
-    HalfCheetahVel's otherwise, and each as a CPU-budget ``_fast`` variant."""
-    presets = {}
-    for env, changes in (("halfcheetah_dir", {}), ("halfcheetah_rand_params", {}),
-                         ("ant_dir", {"gamma": 0.92}), ("ant_goal", {"gamma": 0.92})):
-        presets[env] = PRESETS["halfcheetah_vel"].replace(
-            env=env, value_input="memory", init_std=0.5, clip_eps=0.2,
-            total_env_steps=40_000_000, workdir=f"runs/{env}", **changes)
-        presets[f"{env}_fast"] = PRESETS["halfcheetah_vel_fast"].replace(
-            env=env, workdir=f"runs/{env}_fast", **changes)
+        num_minibatches=4, reward_scale=0.1, total_env_steps=5_000_000)
+    presets = {"point_nav": Config(workdir="runs/point_nav")}
+    for env, changes in (("halfcheetah_vel", {}), ("halfcheetah_dir", {}),
+                         ("halfcheetah_rand_params", {}),
+                         ("ant_fwd_back", {"gamma": 0.92, "policy_out_gain": 0.01}),
+                         ("ant_dir_arc", {"gamma": 0.92, "policy_out_gain": 0.01}),
+                         ("ant_dir_pm1rad", {"gamma": 0.92, "policy_out_gain": 0.01}),
+                         ("ant_goal", {"gamma": 0.92, "policy_out_gain": 0.01})):
+        presets[env] = locomotion.replace(env=env, workdir=f"runs/{env}", **changes)
     return presets
 
 
-PRESETS.update(_locomotion_presets())
+PRESETS: dict[str, Config] = {
+    # TrMRL on the 2-D point distribution: meta-learns in a few minutes on a 2-core CPU.
+    "quickstart": Config(total_env_steps=3_000_000, eval_tasks=100, workdir="runs/quickstart"),
+    **_distribution_presets(),
+    **_paper_presets(),
+}
 
 
 def preset(name: str) -> Config:
     if name not in PRESETS:
         raise ConfigError(f"preset={name!r} is not known; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def for_env(name: str) -> Config:
+    """The configuration ``--env=NAME`` starts from: the distribution's preset, or for a
+    distribution registered without one, the defaults with its own episode length."""
+    if name in PRESETS:
+        return PRESETS[name]
+    from trmrl_jax import envs  # Local import: the registry may hold user distributions.
+
+    if name not in envs.registered():
+        raise ConfigError(
+            f"env={name!r} is not registered; choose one of {', '.join(envs.registered())}")
+    return Config(env=name, episode_length=envs.default_episode_length(name),
+                  workdir=f"runs/{name}")

@@ -23,8 +23,8 @@ from trmrl_jax.rollout import episode_returns, rollout
 
 @functools.lru_cache(maxsize=16)
 def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, episodes: int,
-                   normalize_obs: bool, deterministic: bool = True
-                   ) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
+                   normalize_obs: bool, deterministic: bool = True,
+                   reset_inputs_each_episode: bool = False) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
     """Returns ``evaluate(params [S], obs_stats [S], tasks [n], key) -> returns [S, n, episodes]``
     (jitted), for seed-stacked parameters.
 
@@ -32,7 +32,7 @@ def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, 
     argument, so one compilation serves every split; the function is cached, so the meta-tests
     during training reuse it instead of compiling again.
     """
-    trial_env = TrialEnv(env, episode_length, episodes)
+    trial_env = TrialEnv(env, episode_length, episodes, reset_inputs_each_episode)
 
     def one_seed(params, stats, tasks, key):
         n = jax.tree.leaves(tasks)[0].shape[0]
@@ -57,14 +57,16 @@ def summarize(returns: np.ndarray) -> dict:
 def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningStats, *,
               key: jax.Array, num_tasks: int, episode_length: int, episodes: int,
               normalize_obs: bool, splits: tuple[str, ...] = SPLITS,
-              deterministic: bool = True) -> dict[str, np.ndarray]:
+              deterministic: bool = True, reset_inputs_each_episode: bool = False
+              ) -> dict[str, np.ndarray]:
     """Meta-tests seed-stacked parameters [S, ...] on ``num_tasks`` tasks of each split
     -> {split: returns [S, num_tasks, episodes]}.
 
     The same ``key`` gives the same held-out tasks, so runs and agents are compared on equal terms.
     """
     evaluate = make_evaluator(env, agent, episode_length=episode_length, episodes=episodes,
-                              normalize_obs=normalize_obs, deterministic=deterministic)
+                              normalize_obs=normalize_obs, deterministic=deterministic,
+                              reset_inputs_each_episode=reset_inputs_each_episode)
     task_key, run_key = jax.random.split(key)
     return {split: np.asarray(evaluate(params, stats, env.sample_tasks(task_key, num_tasks, split),
                                        run_key))

@@ -88,7 +88,8 @@ def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int
     returns = meta_test(run.env, run.agent, state.params, state.obs_stats,
                         key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
                         episode_length=cfg.episode_length, episodes=episodes,
-                        normalize_obs=cfg.normalize_obs, splits=splits)
+                        normalize_obs=cfg.normalize_obs, splits=splits,
+                        reset_inputs_each_episode=cfg.reset_memory_each_episode)
     per_seed = [{split: summarize(r[i]) for split, r in returns.items()}
                 for i in range(cfg.num_seeds)]
     out = {}
@@ -172,11 +173,12 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
                     f"(env step {update * cfg.steps_per_update}); the last good checkpoint "
                     f"(update {last_saved}) is kept in {ckpt.directory}")
             state = new_state
-            if update % cfg.log_every == 0 or update == cfg.num_updates:
+            due_eval = bool(cfg.eval_every) and update % cfg.eval_every == 0
+            if due_eval or update % cfg.log_every == 0 or update == cfg.num_updates:
                 row = _row(run, update, metrics, dt, time.perf_counter() - t0)
                 if update == start + 1:
                     row["compile_s"] = compile_s
-                if primary and cfg.eval_every and update % cfg.eval_every == 0:
+                if primary and due_eval:
                     row.update(_eval_row(run, state))
                 if log is not None:
                     log.write(row)

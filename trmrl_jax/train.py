@@ -94,7 +94,8 @@ def make_update(cfg: Config, env: TaskDistribution, agent: Agent, num_devices: i
                 ) -> Callable[[TrainState], tuple[TrainState, dict]]:
     """One update for one seed, written for one device of the ``data`` axis (inside shard_map)."""
     optimizer = make_optimizer(cfg)
-    trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial)
+    trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial,
+                         cfg.reset_memory_each_episode)
     local = cfg.num_tasks // num_devices
     t_len = cfg.trial_length
     loss_fn = lambda params, obs, batch: ppo_loss(  # noqa: E731

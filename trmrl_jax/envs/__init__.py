@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from trmrl_jax.envs.base import SPLITS, Task, TaskDistribution
 from trmrl_jax.envs.dynamics import HalfCheetahRandParams
-from trmrl_jax.envs.locomotion import AntDir, AntGoal, HalfCheetahDir, HalfCheetahVel
+from trmrl_jax.envs.locomotion import (AntDirArc, AntDirPm1Rad, AntFwdBack, AntGoal,
+                                       HalfCheetahDir, HalfCheetahVel)
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -30,6 +31,11 @@ def registered() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+def default_episode_length(name: str) -> int:
+    """H of distribution ``name`` as its factory declares it (200 when it declares none)."""
+    return int(getattr(_REGISTRY[name], "default_episode_length", 200))
+
+
 def make(name: str, **kwargs: Any) -> TaskDistribution:
     """Builds distribution ``name``; keyword arguments its factory does not take are dropped,
     so ``make(name, backend=...)`` works for pure-JAX and Brax distributions alike."""
@@ -45,9 +51,11 @@ def make(name: str, **kwargs: Any) -> TaskDistribution:
 register("point_nav", PointNav)
 register("halfcheetah_vel", HalfCheetahVel)
 register("halfcheetah_dir", HalfCheetahDir)
-register("ant_dir", AntDir)
+register("ant_fwd_back", AntFwdBack)
+register("ant_dir_arc", AntDirArc)
+register("ant_dir_pm1rad", AntDirPm1Rad)
 register("ant_goal", AntGoal)
 register("halfcheetah_rand_params", HalfCheetahRandParams)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "Observation", "TrialEnv", "TrialState",
-           "make", "register", "registered"]
+           "default_episode_length", "make", "register", "registered"]

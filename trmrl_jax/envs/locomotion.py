@@ -117,21 +117,17 @@ class _AntTask(BraxTaskDistribution):
         return state.metrics["reward_survive"] - control_cost(action, 0.5)
 
 
-class AntDir(_AntTask):
+class _AntDirection(_AntTask):
     """Run in direction theta: reward (v_x, v_y) . (cos theta, sin theta) + survive - 0.5 |a|^2.
 
-    (v_x, v_y) is the torso velocity over the env step. Train/test theta ~ U[0, 1.5 pi]; OOD theta
-    ~ U[1.5 pi, 2 pi], the unseen quarter of the circle. Observation: Brax's 27-d ant state
-    (torso x, y excluded). Task features: (cos theta, sin theta).
+    (v_x, v_y) is the torso velocity over the env step. Observation: Brax's 27-d ant state
+    (torso x, y excluded). Task features: (cos theta, sin theta). Subclasses say how theta is
+    drawn.
     """
 
     brax_kwargs = {"terminate_when_unhealthy": False,
                    "exclude_current_positions_from_observation": True}
     task_size = 2
-
-    def sample_task(self, key: jax.Array, split: str) -> Task:
-        return {"angle": uniform(key, split, train=(0.0, 1.5 * jnp.pi),
-                                 ood=(1.5 * jnp.pi, 2.0 * jnp.pi))}
 
     def task_reward(self, state: State, action: jax.Array, task: Task) -> jax.Array:
         velocity = (jnp.cos(task["angle"]) * state.metrics["x_velocity"]
@@ -140,6 +136,41 @@ class AntDir(_AntTask):
 
     def task_features(self, task: Task) -> jax.Array:
         return jnp.stack([jnp.cos(task["angle"]), jnp.sin(task["angle"])])
+
+
+def _either(key: jax.Array, a: float, b: float) -> jax.Array:
+    return jnp.where(jax.random.bernoulli(key), a, b)
+
+
+class AntFwdBack(_AntDirection):
+    """Forward or backward along x (theta in {0, pi}): AntDir as ProMP and PEARL define it. Two
+    tasks and no range to leave, so there is no OOD split (as for HalfCheetahDir)."""
+
+    has_ood = False
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        del split
+        return {"angle": _either(key, 0.0, jnp.pi)}
+
+
+class AntDirPm1Rad(_AntDirection):
+    """theta in {-1, +1} radians: the reference code's AntDir, which samples a direction of +-1
+    and uses it as an angle. Both directions run forward-ish (cos 1 = 0.54). No OOD split."""
+
+    has_ood = False
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        del split
+        return {"angle": _either(key, 1.0, -1.0)}
+
+
+class AntDirArc(_AntDirection):
+    """theta ~ U[0, 1.5 pi] for train/test and U[1.5 pi, 2 pi] for OOD, the unseen quarter of
+    the circle: a continuous direction distribution with an out-of-distribution range."""
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        return {"angle": uniform(key, split, train=(0.0, 1.5 * jnp.pi),
+                                 ood=(1.5 * jnp.pi, 2.0 * jnp.pi))}
 
 
 class AntGoal(_AntTask):

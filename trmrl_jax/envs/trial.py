@@ -39,10 +39,14 @@ class TrialState:
 class TrialEnv:
     """E episodes of H steps of one task per trial (all methods are for one, unbatched trial)."""
 
-    def __init__(self, env: TaskDistribution, episode_length: int, num_episodes: int):
+    def __init__(self, env: TaskDistribution, episode_length: int, num_episodes: int,
+                 reset_inputs_each_episode: bool = False):
         self.env = env
         self.episode_length = episode_length
         self.num_episodes = num_episodes
+        # The reference zeroes a_{t-1} and r_{t-1} at every episode start; otherwise they carry
+        # the previous episode's last action and reward into the next (memory across episodes).
+        self.reset_inputs_each_episode = reset_inputs_each_episode
 
     @property
     def trial_length(self) -> int:
@@ -63,9 +67,13 @@ class TrialEnv:
                            task=self.env.task_features(ts.task))
 
     def next_episode(self, ts: TrialState) -> TrialState:
-        """Starts the next episode of the same task (the trial's memory inputs carry on)."""
+        """Starts the next episode of the same task."""
         key, reset_key = jax.random.split(ts.key)
-        return ts.replace(env_state=self.env.reset(reset_key, ts.task), key=key)
+        ts = ts.replace(env_state=self.env.reset(reset_key, ts.task), key=key)
+        if self.reset_inputs_each_episode:
+            ts = ts.replace(prev_action=jnp.zeros_like(ts.prev_action),
+                            prev_reward=jnp.zeros_like(ts.prev_reward))
+        return ts
 
     def step(self, ts: TrialState, action: jax.Array) -> tuple[TrialState, jax.Array]:
         """One step of the task. Returns the new trial state and the reward of this step.
