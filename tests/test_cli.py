@@ -56,6 +56,7 @@ def test_compilation_cache_is_written_then_reused(trained, cache_dir, tmp_path):
 
 def test_train_writes_every_output(trained):
     workdir, proc = trained
+    assert "config: " in proc.stdout and "episode_length=8" in proc.stdout  # Effective config.
     rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
     assert len(rows) == 3
     assert all({"env_steps", "sps", "train_return"} <= set(r) for r in rows)

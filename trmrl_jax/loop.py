@@ -20,7 +20,7 @@ from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replic
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
 # Fields a resumed run may change; any other difference makes the workdir's run incompatible.
-RESUMABLE_CHANGES = frozenset({"total_env_steps", "eval_every", "log_every", "checkpoint_every",
+RESUMABLE_CHANGES = frozenset({"total_env_steps", "lr_decay_end", "eval_every", "log_every", "checkpoint_every",
                                "keep_checkpoints", "eval_tasks", "eval_episodes", "ood",
                                "workdir", "num_devices", "coordinator_address", "num_processes",
                                "process_id", "coordinator_timeout_s", "resume"})
@@ -45,6 +45,17 @@ def check_workdir(cfg: Config) -> None:
             raise ConfigError(
                 f"workdir {cfg.workdir!r} holds a run with {name}={saved[name]!r}, not {value!r}; "
                 "use another --workdir or the same config")
+    before = Config.from_dict(saved)
+    if _decays(before) and before.lr_decay_stop != cfg.lr_decay_stop:
+        raise ConfigError(
+            f"resuming with total_env_steps={cfg.total_env_steps} and lr_decay_end="
+            f"{cfg.lr_decay_end} would move the end of the learning-rate decay from update "
+            f"{before.lr_decay_stop} to {cfg.lr_decay_stop}; pass --lr_decay_end="
+            f"{before.lr_decay_stop} to keep the schedule")
+
+
+def _decays(cfg: Config) -> bool:
+    return cfg.lr_final_fraction < 1.0 or cfg.value_lr_final_fraction < 1.0
 
 
 def _scalars(metrics: dict) -> tuple[dict, dict]:

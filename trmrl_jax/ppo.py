@@ -52,25 +52,57 @@ def normalize_advantages(adv: jax.Array, axis_name: str | None = None) -> jax.Ar
     return (adv - mean) / (jnp.sqrt(jnp.maximum(mean_sq - mean ** 2, 0.0)) + 1e-8)
 
 
-def ppo_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
-             advantages: jax.Array, returns: jax.Array, *, clip_eps: float, vf_coef: float,
-             ent_coef: float) -> tuple[jax.Array, dict]:
-    """Clipped surrogate + squared-error value loss - entropy bonus, averaged over all samples.
+def discounted_returns(rewards: jax.Array, dones: jax.Array, gamma: float) -> jax.Array:
+    """Monte-Carlo discounted returns, time-major: rewards, dones [T, ...] -> returns [T, ...].
 
-    out leaves and the other arguments share leading axes [...]; actions [..., A].
+    The value target of garage's PPO (the reference's trainer): no bootstrap, no lambda.
+    """
+    zeros = jnp.zeros_like(rewards)
+    return gae(rewards, zeros, dones, zeros[0], gamma, 1.0)[0]
+
+
+def policy_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
+                advantages: jax.Array, *, clip_eps: float, ent_coef: float
+                ) -> tuple[jax.Array, dict]:
+    """Clipped surrogate - entropy bonus, averaged over all samples.
+
+    out leaves, old_log_probs and advantages share leading axes [...]; actions [..., A].
     """
     log_probs = gaussian_log_prob(out.mean, out.log_std, actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
     surrogate = jnp.minimum(ratio * advantages,
                             jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages)
-    policy_loss = -surrogate.mean()
-    value_loss = 0.5 * jnp.square(out.value - returns).mean()
+    loss = -surrogate.mean()
     entropy = gaussian_entropy(out.log_std).mean()
-    loss = policy_loss + vf_coef * value_loss - ent_coef * entropy
     metrics = {
-        "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+        "policy_loss": loss, "entropy": entropy,
         "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
         "clip_fraction": (jnp.abs(ratio - 1.0) > clip_eps).mean(),
     }
-    return loss, metrics
+    return loss - ent_coef * entropy, metrics
+
+
+def value_loss(out: PolicyOutput, targets: jax.Array, kind: str) -> jax.Array:
+    """Mean value loss over all samples; out.value and targets share leading axes [...].
+
+    ``squared``: 0.5 (v - R)^2. ``gaussian``: the negative log-likelihood of R under
+    N(v, exp(out.value_log_std)^2), garage's GaussianMLPValueFunction loss.
+    """
+    if kind == "squared":
+        return 0.5 * jnp.square(out.value - targets).mean()
+    z = (targets - out.value) * jnp.exp(-out.value_log_std)
+    return (0.5 * jnp.square(z) + out.value_log_std + 0.5 * _LOG_2PI).mean()
+
+
+def ppo_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
+             advantages: jax.Array, targets: jax.Array, *, clip_eps: float, vf_coef: float,
+             ent_coef: float, value_kind: str = "squared") -> tuple[jax.Array, dict]:
+    """The joint loss: ``policy_loss`` + vf_coef * ``value_loss`` (one optimiser step for both).
+
+    out leaves and the other arguments share leading axes [...]; actions [..., A].
+    """
+    pi_loss, metrics = policy_loss(out, actions, old_log_probs, advantages, clip_eps=clip_eps,
+                                   ent_coef=ent_coef)
+    v_loss = value_loss(out, targets, value_kind)
+    return pi_loss + vf_coef * v_loss, dict(metrics, value_loss=v_loss)

@@ -16,6 +16,7 @@ import chex
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from flax import struct
 
 from trmrl_jax.config import Config
 from trmrl_jax.envs import Observation
@@ -31,9 +32,19 @@ def working_memory(obs: Observation) -> jax.Array:
     return jnp.concatenate([obs.obs, obs.prev_action, obs.prev_reward, obs.episode_start], -1)
 
 
+@struct.dataclass
+class Windows:
+    """For each step, the window of its last N working memories, oldest first: the input of one
+    ``window``-mode sample, so PPO can draw minibatches of single steps as the reference does."""
+
+    tokens: jax.Array  # [..., N, token_size]; slots before the trial (or episode) are masked.
+    pos: jax.Array  # [..., N] int32 trial step of each slot.
+    valid: jax.Array  # [..., N] bool: the slot holds a working memory of this window.
+
+
 def _heads(cfg: Config, action_size: int) -> Heads:
     return Heads(action_size=action_size, hidden=cfg.head_hidden, init_std=cfg.init_std,
-                 out_gain=cfg.policy_out_gain)
+                 out_gain=cfg.policy_out_gain, value_std=cfg.value_loss == "gaussian")
 
 
 class TrMRL(nn.Module):
@@ -96,24 +107,34 @@ class TrMRL(nn.Module):
     # -- one pass over a trial (PPO update) -----------------------------------------------------
     def sequence(self, obs: Observation) -> PolicyOutput:
         """obs leaves [B, T, ...] (a whole trial from its first step) -> outputs [B, T, ...]."""
+        if self.cfg.attention == "window":
+            w = self.windows(obs)
+            b, t_len = w.pos.shape[:2]
+            flat = jax.tree.map(lambda x: x.reshape((b * t_len,) + x.shape[2:]), w)
+            return jax.tree.map(lambda x: x.reshape((b, t_len) + x.shape[1:]),
+                                self.encode_windows(flat))
         tokens = working_memory(obs)
         emb = self.embed(tokens)  # [B, T, d]
-        b, t_len, d = emb.shape
-        t = jnp.arange(t_len)
-        if self.cfg.attention == "sliding":
-            memory = emb
-            for layer in self.layers:
-                memory = layer.sliding(memory, self.cfg.window, self._episode_length())
-        else:
-            pos, valid = self._window_keys(t)  # [T, N]
-            windows = emb[:, jnp.clip(pos, 0)]  # [B, T, N, d]
-            chex.assert_shape(windows, (b, t_len, self.cfg.window, d))
-            memory = self._encode_windows(
-                windows.reshape(b * t_len, self.cfg.window, d),
-                jnp.broadcast_to(pos, (b,) + pos.shape).reshape(b * t_len, -1),
-                jnp.broadcast_to(valid, (b,) + valid.shape).reshape(b * t_len, -1),
-            ).reshape(b, t_len, d)
+        memory = emb
+        for layer in self.layers:
+            memory = layer.sliding(memory, self.cfg.window, self._episode_length())
         return self._output(tokens, emb, memory)
+
+    def windows(self, obs: Observation) -> Windows:
+        """obs leaves [B, T, ...] (whole trials) -> the window of every step, leaves [B, T, N, ...]."""
+        tokens = working_memory(obs)
+        b, t_len = tokens.shape[:2]
+        pos, valid = self._window_keys(jnp.arange(t_len))  # [T, N]
+        chex.assert_shape(pos, (t_len, self.cfg.window))
+        return Windows(tokens=tokens[:, jnp.clip(pos, 0)],
+                       pos=jnp.broadcast_to(pos, (b,) + pos.shape),
+                       valid=jnp.broadcast_to(valid, (b,) + valid.shape))
+
+    def encode_windows(self, w: Windows) -> PolicyOutput:
+        """Windows with leaves [M, N, ...] -> outputs [M, ...] at each window's newest slot."""
+        emb = self.embed(w.tokens)  # [M, N, d]
+        memory = self._encode_windows(emb, w.pos, w.valid)
+        return self._output(w.tokens[:, -1], emb[:, -1], memory)
 
     # -- acting, one step with memory ---------------------------------------------------------
     def step(self, carry: Carry, obs: Observation) -> tuple[Carry, PolicyOutput]:
@@ -190,6 +211,27 @@ class Agent:
 
     def step(self, params: Any, carry: Carry, obs: Observation) -> tuple[Carry, PolicyOutput]:
         return self.module.apply(params, carry, obs, method=self.module.step)
+
+    @property
+    def trains_on_steps(self) -> bool:
+        """Whether PPO may draw minibatches of single steps (``samples``/``apply_samples``):
+        true for agents whose output at a step depends on a bounded window (or nothing) before
+        it, false for recurrent memories that need the whole trial."""
+        return isinstance(self.module, MLP) or (
+            isinstance(self.module, TrMRL) and self.module.cfg.attention == "window")
+
+    def samples(self, params: Any, obs: Observation) -> Any:
+        """Whole trials obs [B, T, ...] -> per-step inputs, leaves [B, T, ...]: the step's
+        window for ``window``-mode TrMRL, the observation itself for memoryless agents."""
+        if isinstance(self.module, TrMRL):
+            return self.module.apply(params, obs, method=self.module.windows)
+        return obs
+
+    def apply_samples(self, params: Any, samples: Any) -> PolicyOutput:
+        """Per-step inputs, leaves [M, ...] (from ``samples``) -> outputs [M, ...]."""
+        if isinstance(self.module, TrMRL):
+            return self.module.apply(params, samples, method=self.module.encode_windows)
+        return self.module.apply(params, samples, method=self.module.sequence)
 
     def sequence(self, params: Any, obs: Observation) -> PolicyOutput:
         """Outputs [B, T, ...] for whole trials obs [B, T, ...], as ``step`` would give them."""

@@ -45,11 +45,12 @@ def rotate(x: jax.Array, pos: jax.Array) -> jax.Array:
 
 
 def sinusoid(pos: jax.Array, d_model: int) -> jax.Array:
-    """Additive sinusoidal encoding [..., d_model] of integer positions [...] (Vaswani et al.)."""
+    """Additive sinusoidal encoding [..., d_model] of integer positions [...] (Vaswani et al.):
+    sin at even and cos at odd dimensions, as the reference's ``PositionalEncoding`` lays them."""
     half = d_model // 2
     freqs = 1.0 / (10000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
     angle = pos[..., None].astype(jnp.float32) * freqs
-    return jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)
+    return jnp.stack([jnp.sin(angle), jnp.cos(angle)], axis=-1).reshape(pos.shape + (d_model,))
 
 
 def band_mask(positions: jax.Array, window: int, episode_length: int | None) -> jax.Array:

@@ -13,6 +13,8 @@ class PolicyOutput:
     mean: jax.Array  # [..., action_size]
     log_std: jax.Array  # [..., action_size] (state-independent, broadcast)
     value: jax.Array  # [...]
+    # [...] log std of the value's Gaussian (``value_loss='gaussian'`` only, else None).
+    value_log_std: jax.Array | None = None
 
 
 class MLP2(nn.Module):
@@ -45,6 +47,7 @@ class Heads(nn.Module):
     hidden: int = 64
     init_std: float = 0.5
     out_gain: float = 0.01
+    value_std: bool = False  # A learned state-independent std of the value (Gaussian loss).
 
     @nn.compact
     def __call__(self, policy_features: jax.Array, value_features: jax.Array) -> PolicyOutput:
@@ -53,5 +56,9 @@ class Heads(nn.Module):
         value = MLP2(self.hidden, 1, nn.initializers.xavier_uniform(), name="value")(value_features)
         log_std = self.param("log_std", nn.initializers.constant(jnp.log(self.init_std)),
                              (self.action_size,))
+        value_log_std = None
+        if self.value_std:  # garage's value function: std 1 at the start, exp-parameterised.
+            value_log_std = jnp.broadcast_to(
+                self.param("value_log_std", nn.initializers.zeros, ()), value.shape[:-1])
         return PolicyOutput(mean=mean, log_std=jnp.broadcast_to(log_std, mean.shape),
-                            value=value[..., 0])
+                            value=value[..., 0], value_log_std=value_log_std)
