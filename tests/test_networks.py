@@ -42,7 +42,7 @@ def test_tfixup_statistics_match_formula(key):
                                    tfixup.encoder_std(d, d_ff, n_layers), rtol=0.05)
         np.testing.assert_allclose(flat[f"layers_{i}/ff2/kernel"].std(),
                                    tfixup.encoder_std(d_ff, d, n_layers), rtol=0.05)
-    # The brief's numbers: Xavier(d, d) = sqrt(1/d); times 0.67 L^-1/4.
+    # Xavier(d, d) has std sqrt(1/d); T-Fixup scales it by 0.67 L^-1/4.
     assert tfixup.encoder_std(d, d, n_layers) == pytest.approx(
         np.sqrt(1 / d) * 0.67 * n_layers ** -0.25)
     assert tfixup.embedding_std(d, n_layers) == pytest.approx(d ** -0.5 * (36) ** -0.25)

@@ -57,7 +57,7 @@ class BraxTaskDistribution(TaskDistribution):
 
 
 class HalfCheetahVel(BraxTaskDistribution):
-    """Run at a target velocity v: reward -|v_x - v| - 0.05 |a|^2 (design brief section 1).
+    """Run at a target velocity v: reward -|v_x - v| - 0.05 |a|^2.
 
     Train/test v ~ U[0, 3]; OOD v ~ U[3, 4] (faster than anything seen in training).
     """

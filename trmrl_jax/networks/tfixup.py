@@ -4,7 +4,8 @@ With L encoder layers and model width d:
 - working-memory embedding: Normal(0, d^-1/2) scaled by (9L)^-1/4;
 - attention q, k, v and output projections, FFN W1 and W2: Xavier-uniform scaled by 0.67 L^-1/4
   (the reference scales PyTorch's stacked (3d x d) in-projection by an extra sqrt(2); with
-  separate (d x d) kernels that factor is already in Xavier's fan, see design brief section 1);
+  separate (d x d) kernels that factor is already in Xavier's fan: Xavier on the stacked matrix
+  has std sqrt(1/(2d)), times sqrt(2) that is sqrt(1/d), the Xavier std of one (d x d) matrix);
 - biases zero; no LayerNorm anywhere, no learning-rate warm-up.
 """
 
