@@ -73,11 +73,16 @@ class TinyBandit(envs.TaskDistribution):
 
 
 def test_user_registered_distribution_trains_through_train(tmp_path):
+    """A user's distribution trains by name; every ``eval_every`` point is meta-tested and
+    written, also when ``log_every`` does not divide it."""
     envs.register("tiny_bandit", TinyBandit)
     cfg = small_config(env="tiny_bandit", episode_length=4, episodes_per_trial=2, window=4,
-                       agent="rl2", total_env_steps=16 * 8 * 3, workdir=str(tmp_path / "b"))
+                       agent="rl2", total_env_steps=16 * 8 * 6, log_every=2, eval_every=3,
+                       workdir=str(tmp_path / "b"))
     state, history = train(cfg, progress=False)
-    assert len(history) == 3 and np.isfinite(history[-1]["loss"])
+    assert [h["update"] for h in history] == [2, 3, 4, 6] and np.isfinite(history[-1]["loss"])
+    rows = [json.loads(line) for line in open(tmp_path / "b" / "metrics.jsonl")]
+    assert [r["update"] for r in rows if "eval_test_returns_per_episode" in r] == [3, 6]
     assert os.path.exists(tmp_path / "b" / "eval.json")
 
 
