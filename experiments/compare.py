@@ -24,6 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import flags as cli
+from trmrl_jax.stats import adapts_and_holds, summarize_seeds
 
 _AGENTS = flags.DEFINE_list("agents", ["trmrl", "rl2", "mlp", "oracle"], "Agents to compare.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
@@ -52,11 +53,14 @@ def summarize_run(workdir: str, wall_s: float) -> dict:
         if split not in ev:
             continue
         curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
-        se = (curves.std(0, ddof=1) / np.sqrt(len(curves)) if len(curves) > 1
-              else np.asarray(ev[split]["returns_se_per_episode"]))
-        out[split] = {"returns_per_episode": curves.mean(0).tolist(),
-                      "returns_se_per_episode": se.tolist(),
-                      "se_over": "seeds" if len(curves) > 1 else "tasks"}
+        out[split] = summarize_seeds(curves)
+        if len(curves) == 1:  # One seed: the spread over tasks is all there is.
+            out[split]["returns_se_per_episode"] = ev[split]["returns_se_per_episode"]
+        out[split]["se_over"] = "seeds" if len(curves) > 1 else "tasks"
+        out[split]["per_seed"] = curves.tolist()
+        out[split]["adapt_and_hold"] = [
+            adapts_and_holds(r[split]["returns_per_episode"], r[split]["returns_se_per_episode"])
+            for r in per_seed]
     out["learning_curve"] = [{"env_steps": r["env_steps"], "test_return_per_seed":
                               r["eval_test_return_per_seed"]}
                              for r in rows if "eval_test_return_per_seed" in r]
@@ -64,7 +68,8 @@ def summarize_run(workdir: str, wall_s: float) -> dict:
 
 
 def markdown(results: dict, command: str) -> str:
-    """The README's results tables: one per split, mean ± standard error of each episode."""
+    """The results tables: one per split, the mean over seeds of each episode with its 95 %
+    bootstrap interval over seeds, and how many seeds adapt and hold (``adapts_and_holds``)."""
     out = [f"Command: `{command}`", ""]
     for split in ("test", "ood", "train"):
         rows = {name: r[split] for name, r in results.items() if split in r}
@@ -72,14 +77,17 @@ def markdown(results: dict, command: str) -> str:
             continue
         episodes = max(len(r["returns_per_episode"]) for r in rows.values())
         head = " | ".join(f"ep {i + 1}" for i in range(episodes))
-        out += [f"{split} tasks:", "", f"| run | {head} | env steps | seeds | wall s |",
-                "|---|" + "---|" * (episodes + 3)]
+        out += [f"{split} tasks (mean over seeds [95 % interval]):", "",
+                f"| run | {head} | adapt and hold | env steps | seeds | wall s |",
+                "|---|" + "---|" * (episodes + 4)]
         for name, r in rows.items():
-            cells = " | ".join(f"{m:.2f} ± {e:.2f}" for m, e in
-                               zip(r["returns_per_episode"], r["returns_se_per_episode"]))
+            low, high = r["returns_ci95_per_episode"]
+            cells = " | ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
+                               zip(r["returns_per_episode"], low, high))
             res = results[name]
-            out.append(f"| {name} | {cells} | {res['env_steps']:,} | {res['num_seeds']} | "
-                       f"{res['wall_time_s']:.0f} |")
+            out.append(f"| {name} | {cells} | {sum(r['adapt_and_hold'])} of "
+                       f"{len(r['adapt_and_hold'])} | {res['env_steps']:,} | "
+                       f"{res['num_seeds']} | {res['wall_time_s']:.0f} |")
         out.append("")
     return "\n".join(out)
 
@@ -95,10 +103,11 @@ def plot(results: dict, workdir: str, title: str) -> None:
     for ax, split in zip(axes[0], splits):
         for name, r in results.items():
             y = np.asarray(r[split]["returns_per_episode"])
-            ax.errorbar(np.arange(1, len(y) + 1), y, yerr=r[split]["returns_se_per_episode"],
-                        marker="o", capsize=3, label=name)
+            low, high = np.asarray(r[split]["returns_ci95_per_episode"])
+            ax.errorbar(np.arange(1, len(y) + 1), y, yerr=[y - low, high - y], marker="o",
+                        capsize=3, label=name)
         ax.set(title=f"{title}: {split} tasks", xlabel="episode of the trial",
-               ylabel="mean return")
+               ylabel="mean return (95 % interval over seeds)")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -118,13 +118,17 @@ def test_compare_writes_table_and_figures(tmp_path):
     for r in results.values():
         assert r["num_seeds"] == 2 and r["env_steps"] == 768
         assert len(r["test"]["returns_per_episode"]) == 3 and r["test"]["se_over"] == "seeds"
+        low, high = r["test"]["returns_ci95_per_episode"]
+        assert all(lo <= m <= hi for lo, m, hi in zip(low, r["test"]["returns_per_episode"], high))
+        assert len(r["test"]["adapt_and_hold"]) == 2
         assert len(r["learning_curve"]) == 3
         assert len(r["learning_curve"][0]["test_return_per_seed"]) == 2
     for name in ("adaptation.png", "learning_curves.png"):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000
     table = open(os.path.join(workdir, "results.md")).read()
-    assert "--agents=trmrl,mlp" in table and "| ep 3 | env steps | seeds | wall s |" in table
-    mlp_test = f"{results['mlp']['test']['returns_per_episode'][0]:.2f} ± "
+    assert "--agents=trmrl,mlp" in table
+    assert "| ep 3 | adapt and hold | env steps | seeds | wall s |" in table
+    mlp_test = f"{results['mlp']['test']['returns_per_episode'][0]:.2f} ["
     assert any(line.startswith("| mlp | " + mlp_test) for line in table.splitlines())
     assert "results in" in proc.stdout
 
