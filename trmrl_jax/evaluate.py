@@ -73,6 +73,43 @@ def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningSt
             for split in splits}
 
 
+@functools.lru_cache(maxsize=16)
+def _random_policy(env: TaskDistribution, episode_length: int, episodes: int
+                   ) -> Callable[[Any, jax.Array], jax.Array]:
+    """``(tasks [n], key) -> returns [n, episodes]`` of uniformly random actions (jitted)."""
+    trial_env = TrialEnv(env, episode_length, episodes)
+
+    def one(task, key):
+        reset_key, act_key = jax.random.split(key)
+
+        def step(ts, k):
+            action = jax.random.uniform(k, (env.action_size,), minval=-1.0, maxval=1.0)
+            return trial_env.step(ts, action)
+
+        def episode(ts, k):
+            ts, rewards = jax.lax.scan(step, ts, jax.random.split(k, episode_length))
+            return trial_env.next_episode(ts), rewards.sum()
+
+        _, returns = jax.lax.scan(episode, trial_env.reset(reset_key, task),
+                                  jax.random.split(act_key, episodes))
+        return returns
+
+    return jax.jit(lambda tasks, key: jax.vmap(one)(
+        tasks, jax.random.split(key, jax.tree.leaves(tasks)[0].shape[0])))
+
+
+def random_policy_levels(env: TaskDistribution, *, key: jax.Array, num_tasks: int,
+                         episode_length: int, episodes: int, splits: tuple[str, ...]
+                         ) -> dict[str, float]:
+    """{split: mean return per episode} of actions drawn uniformly from [-1, 1]^A on the tasks
+    ``meta_test`` draws from the same ``key``: the floor of ``adaptation.png``. A random policy
+    has no memory, so one level stands for every episode."""
+    task_key, run_key = jax.random.split(key)
+    run = _random_policy(env, episode_length, episodes)
+    return {split: float(np.mean(run(env.sample_tasks(task_key, num_tasks, split), run_key)))
+            for split in splits}
+
+
 def plot_adaptation(results: dict[str, dict], path: str, title: str = "") -> None:
     """Per-episode mean return (+- standard error) of each split: ``adaptation.png``."""
     import matplotlib
