@@ -84,42 +84,21 @@ def markdown(results: dict, command: str) -> str:
     return "\n".join(out)
 
 
-def plot(results: dict, workdir: str, title: str) -> None:
-    import matplotlib
+def plot(results: dict, runs: dict, root: str, title: str) -> None:
+    """adaptation.png (test and OOD curves of every variant, with the random-action level) and
+    learning_curves.png (training and meta-test return against env steps)."""
+    from trmrl_jax.plots import plot_adaptation, plot_learning_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    splits = [s for s in ("test", "ood") if all(s in r for r in results.values())]
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 4), squeeze=False)
-    for ax, split in zip(axes[0], splits):
-        for name, r in results.items():
-            y = np.asarray(r[split]["returns_per_episode"])
-            ax.errorbar(np.arange(1, len(y) + 1), y, yerr=r[split]["returns_se_per_episode"],
-                        marker="o", capsize=3, label=name)
-        ax.set(title=f"{title}: {split} tasks", xlabel="episode of the trial",
-               ylabel="mean return")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(workdir, "adaptation.png"), dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, r in results.items():
-        if not r["learning_curve"]:
-            continue
-        x = [p["env_steps"] for p in r["learning_curve"]]
-        ys = np.asarray([p["test_return_per_seed"] for p in r["learning_curve"]])
-        ax.plot(x, ys.mean(1), label=name)
-        ax.fill_between(x, ys.min(1), ys.max(1), alpha=0.2)
-    ax.set(title=f"{title}: meta-test return (test tasks, mean over episodes)",
-           xlabel="env steps", ylabel="return (mean, min-max over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(workdir, "learning_curves.png"), dpi=120)
-    plt.close(fig)
+    with open(os.path.join(next(iter(runs.values())).workdir, "eval.json")) as f:
+        reference = json.load(f).get("reference", {})  # Same tasks for every variant.
+    curves = {name: {s: r[s] for s in ("test", "ood") if s in r} for name, r in results.items()}
+    plot_adaptation(curves, os.path.join(root, "adaptation.png"), title,
+                    {f"{name} actions": levels for name, levels in reference.items()})
+    rows = {}
+    for name, cfg in runs.items():
+        with open(os.path.join(cfg.workdir, "metrics.jsonl")) as f:
+            rows[name] = [json.loads(line) for line in f if line.strip()]
+    plot_learning_curves(rows, os.path.join(root, "learning_curves.png"), title)
 
 
 def main(argv: list[str]) -> None:
@@ -152,7 +131,7 @@ def main(argv: list[str]) -> None:
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "results.json"), "w") as f:
         json.dump({"env": base.env, "results": results}, f, indent=2)
-    plot(results, root, base.env)
+    plot(results, runs, root, base.env)
     with open(os.path.join(root, "results.md"), "w") as f:
         f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:])))
     print(f"results in {root}/results.json, results.md, adaptation.png, learning_curves.png")

@@ -51,7 +51,7 @@ def main(argv: list[str]) -> None:
     except ConfigError as e:
         cli.fail(e)
     results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value, episodes=_EPISODES.value,
-                             splits=tuple(_SPLITS.value))
+                             splits=tuple(_SPLITS.value), references=True)
     out = _OUT.value or workdir
     os.makedirs(out, exist_ok=True)
     write_results(results, out, title=f"{cfg.agent} on {cfg.env}")

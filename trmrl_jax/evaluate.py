@@ -18,6 +18,7 @@ import numpy as np
 from trmrl_jax.envs import SPLITS, TaskDistribution, TrialEnv
 from trmrl_jax.networks import Agent
 from trmrl_jax.normalization import RunningStats
+from trmrl_jax.plots import plot_adaptation
 from trmrl_jax.rollout import episode_returns, rollout
 
 
@@ -110,31 +111,11 @@ def random_policy_levels(env: TaskDistribution, *, key: jax.Array, num_tasks: in
             for split in splits}
 
 
-def plot_adaptation(results: dict[str, dict], path: str, title: str = "") -> None:
-    """Per-episode mean return (+- standard error) of each split: ``adaptation.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for split, rec in results.items():
-        y = np.asarray(rec["returns_per_episode"])
-        se = np.asarray(rec["returns_se_per_episode"])
-        x = np.arange(1, len(y) + 1)
-        ax.errorbar(x, y, yerr=se, marker="o", capsize=3, label=f"{split} ({rec['num_tasks']})")
-    ax.set_xlabel("episode of the trial")
-    ax.set_ylabel("mean return")
-    ax.set_title(title or "meta-test adaptation")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def write_results(results: dict, workdir: str, title: str = "") -> None:
+    """``eval.json`` and ``adaptation.png`` (with the reference levels ``results`` holds)."""
     with open(os.path.join(workdir, "eval.json"), "w") as f:
         json.dump(results, f, indent=2)
-    plot_adaptation({k: v for k, v in results.items() if k in SPLITS},
-                    os.path.join(workdir, "adaptation.png"), title)
+    references = {f"{name} actions": levels
+                  for name, levels in results.get("reference", {}).items()}
+    plot_adaptation({"meta-test": {k: v for k, v in results.items() if k in SPLITS}},
+                    os.path.join(workdir, "adaptation.png"), title, references)

@@ -19,6 +19,7 @@ from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import is_primary
 from trmrl_jax.envs import SPLITS
 from trmrl_jax.evaluate import meta_test, random_policy_levels, summarize, write_results
+from trmrl_jax.plots import plot_learning_curves
 from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replicate
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
@@ -194,6 +195,20 @@ def _eval_row(run: Run, state: TrainState) -> dict:
                                           for r in res.get("per_seed", [res])]}
 
 
+def write_learning_curve(cfg: Config, results: dict) -> None:
+    """``learning_curve.png`` of the whole run (every row of ``metrics.jsonl``, resumed parts
+    included), ending with the final meta-test on test tasks."""
+    with open(os.path.join(cfg.workdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    per_seed = results.get("per_seed", [results])
+    final = {"env_steps": results["env_steps"], "eval_test_return_per_seed": [
+        float(np.mean(r["test"]["returns_per_episode"])) for r in per_seed]}
+    if not rows or rows[-1].get("eval_test_return_per_seed") is None:
+        rows.append(final)  # Else the last update's meta-test is this one: same tasks, same seed.
+    plot_learning_curves({cfg.agent: rows}, os.path.join(cfg.workdir, "learning_curve.png"),
+                         title=f"{cfg.agent} on {cfg.env}")
+
+
 Callback = Callable[[int, dict, TrainState], None]
 
 
@@ -313,6 +328,7 @@ def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callbac
             results["env_steps"] = cfg.num_updates * cfg.steps_per_update
             write_results(results, cfg.workdir, title=f"{cfg.agent} on {cfg.env}")
             log.scalars(results_scalars(results), results["env_steps"])
+            write_learning_curve(cfg, results)
         finished = True
     finally:
         if shown is not None:
