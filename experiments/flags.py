@@ -5,12 +5,18 @@ A ``--preset`` picks the base config; flags given on the command line override i
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import io
 import os
+import re
 import sys
+import tokenize
 
 from absl import flags
 
+from trmrl_jax import config as config_module
 from trmrl_jax.config import PRESETS, Config, ConfigError, for_env, preset
 
 _PRESET = flags.DEFINE_string(
@@ -23,9 +29,68 @@ _CACHE = flags.DEFINE_string(
     "same shapes (resumes, re-runs); '' turns it off. The benchmark always compiles afresh.")
 
 
+def _comments(source: str) -> tuple[dict[int, str], set[int]]:
+    """{line: comment text} of every comment in ``source``, and the lines holding only one."""
+    text, alone = {}, set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            text[tok.start[0]] = tok.string.lstrip("#").strip()
+            if not tok.line[:tok.start[1]].strip():
+                alone.add(tok.start[0])
+    return text, alone
+
+
+def _docstring_fields(doc: str) -> dict[str, str]:
+    """``name: text`` entries (with indented continuation lines) of a docstring's Fields list."""
+    out: dict[str, str] = {}
+    name = None
+    for line in doc.split("Fields:", 1)[-1].splitlines() if "Fields:" in doc else []:
+        if m := re.match(r"^ {4}(\w+): (.*)$", line):
+            name, out[m[1]] = m[1], m[2]
+        elif name and line.startswith(" " * 8):
+            out[name] += " " + line.strip()
+    return out
+
+
+def field_docs() -> dict[str, str]:
+    """Each Config field's meaning, read from ``trmrl_jax/config.py`` itself: the comment lines
+    directly above the field (less a section heading, a comment line that follows a blank
+    line) and the comment at the end of its line; else the field's entry in Config's
+    docstring. Allowed values come from the ``_choice`` checks in ``validate``."""
+    source = inspect.getsource(config_module)
+    lines = source.splitlines()
+    text, alone = _comments(source)
+    tree = ast.parse(source)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Config")
+    from_docstring = _docstring_fields(ast.get_docstring(cls) or "")
+    choices = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_choice"
+                and isinstance(node.args[2], ast.Name)):
+            choices[node.args[0].value] = getattr(config_module, node.args[2].id)
+    docs = {}
+    for node in cls.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        above, k = [], node.lineno - 1
+        while k in alone:
+            above.insert(0, text[k])
+            k -= 1
+        if above and not lines[k - 1].strip():
+            above = above[1:]  # A section heading ("# PPO."), not this field's meaning.
+        own = above + ([text[node.lineno]] if node.lineno in text else [])
+        doc = " ".join(own) or from_docstring.get(node.target.id, "")
+        if node.target.id in choices:
+            doc += f" One of: {', '.join(choices[node.target.id])}."
+        docs[node.target.id] = doc.strip()
+    return docs
+
+
 def define_config_flags() -> None:
+    """One flag per Config field, its help the field's own documentation (``field_docs``)."""
+    docs = field_docs()
     for field in dataclasses.fields(Config):
-        default, help_ = field.default, f"Config.{field.name}"
+        default, help_ = field.default, docs.get(field.name) or f"Config.{field.name}"
         if isinstance(default, bool):
             flags.DEFINE_bool(field.name, default, help_)
         elif isinstance(default, int):
@@ -34,6 +99,9 @@ def define_config_flags() -> None:
             flags.DEFINE_float(field.name, default, help_)
         else:
             flags.DEFINE_string(field.name, default, help_)
+    # --help lists the main module's key flags; the flags defined here are key to every CLI.
+    for flag in flags.FLAGS.flags_by_module_dict()[__name__]:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
 def config_from_flags() -> Config:
