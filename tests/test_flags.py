@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from experiments.flags import field_docs
+from trmrl_jax.cli.flags import field_docs
 from trmrl_jax.config import AGENTS, Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

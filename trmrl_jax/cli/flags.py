@@ -13,8 +13,9 @@ import os
 import re
 import sys
 import tokenize
+from typing import Callable
 
-from absl import flags
+from absl import app, flags
 
 from trmrl_jax import config as config_module
 from trmrl_jax.config import PRESETS, Config, ConfigError, for_env, preset
@@ -99,9 +100,26 @@ def define_config_flags() -> None:
             flags.DEFINE_float(field.name, default, help_)
         else:
             flags.DEFINE_string(field.name, default, help_)
-    # --help lists the main module's key flags; the flags defined here are key to every CLI.
-    for flag in flags.FLAGS.flags_by_module_dict()[__name__]:
+    _show_in_help(__name__)
+
+
+def _show_in_help(module: str) -> None:
+    """--help lists the key flags of the main program (``sys.argv[0]``): make ``module``'s
+    flags key flags of it, whichever script or ``-m`` shim started the command."""
+    for flag in flags.FLAGS.flags_by_module_dict().get(module, []):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
+def run_app(main: Callable[[list[str]], None], module: str, config_flags: bool = True) -> None:
+    """Runs a CLI's ``main`` under absl with the flags of this file (and, with
+    ``config_flags``, one per Config field) and those ``module`` defines, all shown by --help."""
+    if config_flags:
+        define_config_flags()
+    _show_in_help(module)
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[_CACHE.name])
+    # absl's --help prints the __main__ module's docstring: a shim's or a console script's.
+    sys.modules["__main__"].__doc__ = sys.modules[module].__doc__
+    app.run(main)
 
 
 def config_from_flags() -> Config:
@@ -170,4 +188,4 @@ def quiet_brax_import_noise() -> None:
 
 
 __all__ = ["ConfigError", "config_from_flags", "define_config_flags", "fail", "print_config",
-           "print_meta_test", "quiet_brax_import_noise", "start_process"]
+           "print_meta_test", "quiet_brax_import_noise", "run_app", "start_process"]
