@@ -1,4 +1,4 @@
-"""``python -m experiments.compare``: the ``trmrl-compare`` command (``trmrl_jax/cli/compare.py``)."""
+"""python -m experiments.compare: the trmrl-compare command (trmrl_jax/cli/compare.py)."""
 
 from trmrl_jax.cli.compare import run
 

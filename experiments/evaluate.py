@@ -1,4 +1,4 @@
-"""``python -m experiments.evaluate``: the ``trmrl-evaluate`` command (``trmrl_jax/cli/evaluate.py``)."""
+"""python -m experiments.evaluate: the trmrl-evaluate command (trmrl_jax/cli/evaluate.py)."""
 
 from trmrl_jax.cli.evaluate import run
 

@@ -1,4 +1,4 @@
-"""``python -m experiments.train``: the ``trmrl-train`` command (``trmrl_jax/cli/train.py``)."""
+"""python -m experiments.train: the trmrl-train command (trmrl_jax/cli/train.py)."""
 
 from trmrl_jax.cli.train import run
 

@@ -1,8 +1,9 @@
 """One frozen configuration for a run, its validation, and named presets.
 
 Everything a run needs is a field here; ``trmrl_jax/cli/flags.py`` generates one absl flag per
-field, so the CLI and the Python API cannot drift apart. ``validate`` runs before anything is compiled and raises
-``ConfigError`` with a one-line message naming the bad value and what is allowed.
+field, so the CLI and the Python API cannot drift apart. ``validate`` runs before anything is
+compiled and raises ``ConfigError`` with a one-line message naming the bad value and what is
+allowed.
 """
 
 from __future__ import annotations

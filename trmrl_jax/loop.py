@@ -241,8 +241,9 @@ class Progress:
         total = cfg.num_updates * cfg.steps_per_update
         per_update = (time.perf_counter() - self.t0) / (update - self.start)
         eta = round(per_update * (cfg.num_updates - update))
+        done = row["env_steps"]
         parts = [f"{cfg.agent}/{cfg.env} update {update}/{cfg.num_updates}",
-                 f"env steps {row['env_steps']:,}/{total:,} ({100 * row['env_steps'] / total:.0f}%)",
+                 f"env steps {done:,}/{total:,} ({100 * done / total:.0f}%)",
                  f"{row['sps']:,.0f} steps/s", f"return {row['train_return']:.2f}"]
         if "eval_test_returns_per_episode" in row:
             parts.append(f"meta-test {np.mean(row['eval_test_returns_per_episode']):.2f}")

@@ -5,7 +5,8 @@
         --workdir=runs/hc
 
 Writes config.json, metrics.jsonl, tensorboard/, checkpoints/ (orbax, whole train state),
-eval.json, adaptation.png and learning_curve.png into --workdir; resumes when the workdir holds a checkpoint.
+eval.json, adaptation.png and learning_curve.png into --workdir; resumes when the workdir holds
+a checkpoint.
 """
 
 from __future__ import annotations
