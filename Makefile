@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: train test bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+# Exact versions from constraints.txt (the ones CI and the README's figures use); setup.cfg
+# declares ranges for those who install the package into their own environment.
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 train: $(STAMP)

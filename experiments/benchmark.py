@@ -55,7 +55,7 @@ import time
 
 from absl import app, flags
 
-from experiments import flags as cli
+from trmrl_jax.cli import flags as cli
 
 LEARNERS = ("env_only", "brax_ppo", "mlp", "rl2", "trmrl_sliding", "trmrl_window")
 OURS = {"mlp": dict(agent="mlp"), "rl2": dict(agent="rl2"),

@@ -1,5 +1,8 @@
 """Shared fixtures: small configs that compile fast on a 2-core CPU."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import jax
@@ -37,3 +40,25 @@ def random_observation(key: jax.Array, batch: int, length: int, obs_size: int = 
 @pytest.fixture
 def key():
     return jax.random.PRNGKey(0)
+
+
+TINY_FLAGS = ["--episode_length=8", "--episodes_per_trial=2", "--num_tasks=16", "--window=4",
+              "--d_model=16", "--num_heads=2", "--d_ff=32", "--head_hidden=16",
+              "--num_minibatches=2", "--num_epochs=1", "--total_env_steps=768", "--eval_tasks=4",
+              "--eval_episodes=3"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """``experiments.train`` of 3 tiny point_nav updates, 2 seeds, a meta-test at every update,
+    stdout piped (as in a batch job) -> (workdir, finished process)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    workdir = str(tmp_path_factory.mktemp("tiny") / "run")
+    cache = str(tmp_path_factory.mktemp("tiny_xla_cache"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.train", *TINY_FLAGS, "--num_seeds=2",
+         "--eval_every=1", f"--workdir={workdir}", f"--compilation_cache={cache}"],
+        cwd=root, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=root))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir, proc

@@ -1,8 +1,9 @@
 """One frozen configuration for a run, its validation, and named presets.
 
-Everything a run needs is a field here; ``experiments/`` generates one absl flag per field, so the
-CLI and the Python API cannot drift apart. ``validate`` runs before anything is compiled and raises
-``ConfigError`` with a one-line message naming the bad value and what is allowed.
+Everything a run needs is a field here; ``trmrl_jax/cli/flags.py`` generates one absl flag per
+field, so the CLI and the Python API cannot drift apart. ``validate`` runs before anything is
+compiled and raises ``ConfigError`` with a one-line message naming the bad value and what is
+allowed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,52 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """A whole run. Sizes are per update unless stated otherwise."""
+    """A whole run. Sizes are per update unless stated otherwise.
+
+    A field is documented by the comment above it or at the end of its line; fields with no such
+    comment are documented here. ``--help`` shows the one a field has.
+
+    Fields:
+        env: task distribution, by registered name (point_nav, halfcheetah_vel, ...; README).
+        agent: trmrl (transformer episodic memory), rl2 (GRU), mlp (no memory) or oracle (an MLP
+            that sees the task parameters).
+        attention: sliding (banded attention in one pass, KV cache while acting) or window (the
+            paper's per-step re-encoding of the last N working memories).
+        num_layers: transformer layers.
+        num_heads: attention heads per layer.
+        d_model: transformer width.
+        d_ff: hidden width of each layer's feed-forward block.
+        position: rotary (relative, both attention modes) or sinusoid (additive window-slot
+            encoding of the reference; window attention only).
+        policy_input: what the policy and value heads read: latest_memory (the episodic memory)
+            or mixed_memory (working memory concatenated with episodic memory).
+        value_input: what the value head reads: memory (what the policy reads) or token (the
+            raw working memory of the step).
+        init: tfixup (T-Fixup scaling, no LayerNorm) or default (Flax's initialisers).
+        total_env_steps: environment steps of the run per seed; updates = this // steps per
+            update.
+        lr_decay_begin: update at which both learning rates start to decay.
+        lr_decay_end: update at which the decay ends (0: the last update).
+        lr_decay_shape: linear or geometric decay between lr_decay_begin and lr_decay_end.
+        gamma: discount factor.
+        gae_lambda: lambda of generalised advantage estimation.
+        clip_eps: PPO's clip range of the probability ratio.
+        num_epochs: passes of PPO over each update's batch of trials.
+        vf_coef: weight of the value loss in the joint loss.
+        ent_coef: weight of the entropy bonus.
+        reward_scale: factor on rewards for PPO only; reported returns are unscaled.
+        normalize_obs: normalise observations by running statistics kept in the train state.
+        normalize_advantages: normalise advantages per minibatch.
+        eval_tasks: held-out tasks per split in each meta-test.
+        eval_episodes: episodes of each meta-test trial, memory kept across them.
+        ood: also meta-test the out-of-distribution split (when the distribution has one).
+        seed: seed of the first run; run i of num_seeds uses seed + i.
+        process_id: this process's index in a multi-process run (-1: single or detected).
+        log_every: updates between rows of metrics.jsonl (and progress lines).
+        checkpoint_every: updates between checkpoints.
+        keep_checkpoints: newest checkpoints kept.
+        workdir: folder of the run's outputs (config, metrics, checkpoints, results, figures).
+    """
 
     # Task distribution and trials.
     env: str = "point_nav"

@@ -18,6 +18,7 @@ import numpy as np
 from trmrl_jax.envs import SPLITS, TaskDistribution, TrialEnv
 from trmrl_jax.networks import Agent
 from trmrl_jax.normalization import RunningStats
+from trmrl_jax.plots import plot_adaptation
 from trmrl_jax.rollout import episode_returns, rollout
 
 
@@ -73,31 +74,48 @@ def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningSt
             for split in splits}
 
 
-def plot_adaptation(results: dict[str, dict], path: str, title: str = "") -> None:
-    """Per-episode mean return (+- standard error) of each split: ``adaptation.png``."""
-    import matplotlib
+@functools.lru_cache(maxsize=16)
+def _random_policy(env: TaskDistribution, episode_length: int, episodes: int
+                   ) -> Callable[[Any, jax.Array], jax.Array]:
+    """``(tasks [n], key) -> returns [n, episodes]`` of uniformly random actions (jitted)."""
+    trial_env = TrialEnv(env, episode_length, episodes)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def one(task, key):
+        reset_key, act_key = jax.random.split(key)
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for split, rec in results.items():
-        y = np.asarray(rec["returns_per_episode"])
-        se = np.asarray(rec["returns_se_per_episode"])
-        x = np.arange(1, len(y) + 1)
-        ax.errorbar(x, y, yerr=se, marker="o", capsize=3, label=f"{split} ({rec['num_tasks']})")
-    ax.set_xlabel("episode of the trial")
-    ax.set_ylabel("mean return")
-    ax.set_title(title or "meta-test adaptation")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        def step(ts, k):
+            action = jax.random.uniform(k, (env.action_size,), minval=-1.0, maxval=1.0)
+            return trial_env.step(ts, action)
+
+        def episode(ts, k):
+            ts, rewards = jax.lax.scan(step, ts, jax.random.split(k, episode_length))
+            return trial_env.next_episode(ts), rewards.sum()
+
+        _, returns = jax.lax.scan(episode, trial_env.reset(reset_key, task),
+                                  jax.random.split(act_key, episodes))
+        return returns
+
+    return jax.jit(lambda tasks, key: jax.vmap(one)(
+        tasks, jax.random.split(key, jax.tree.leaves(tasks)[0].shape[0])))
+
+
+def random_policy_levels(env: TaskDistribution, *, key: jax.Array, num_tasks: int,
+                         episode_length: int, episodes: int, splits: tuple[str, ...]
+                         ) -> dict[str, float]:
+    """{split: mean return per episode} of actions drawn uniformly from [-1, 1]^A on the tasks
+    ``meta_test`` draws from the same ``key``: the floor of ``adaptation.png``. A random policy
+    has no memory, so one level stands for every episode."""
+    task_key, run_key = jax.random.split(key)
+    run = _random_policy(env, episode_length, episodes)
+    return {split: float(np.mean(run(env.sample_tasks(task_key, num_tasks, split), run_key)))
+            for split in splits}
 
 
 def write_results(results: dict, workdir: str, title: str = "") -> None:
+    """``eval.json`` and ``adaptation.png`` (with the reference levels ``results`` holds)."""
     with open(os.path.join(workdir, "eval.json"), "w") as f:
         json.dump(results, f, indent=2)
-    plot_adaptation({k: v for k, v in results.items() if k in SPLITS},
-                    os.path.join(workdir, "adaptation.png"), title)
+    references = {f"{name} actions": levels
+                  for name, levels in results.get("reference", {}).items()}
+    plot_adaptation({"meta-test": {k: v for k, v in results.items() if k in SPLITS}},
+                    os.path.join(workdir, "adaptation.png"), title, references)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -15,7 +17,9 @@ import numpy as np
 from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import is_primary
-from trmrl_jax.evaluate import meta_test, summarize, write_results
+from trmrl_jax.envs import SPLITS
+from trmrl_jax.evaluate import meta_test, random_policy_levels, summarize, write_results
+from trmrl_jax.plots import plot_learning_curves
 from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replicate
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
@@ -64,11 +68,53 @@ def _scalars(metrics: dict) -> tuple[dict, dict]:
     return mean, {k: np.asarray(v).tolist() for k, v in metrics.items() if k != "finite"}
 
 
-class MetricsLog:
-    """``metrics.jsonl`` (one object per logged update) plus TensorBoard events."""
+def tensorboard_scalars(row: dict) -> dict[str, float]:
+    """A ``metrics.jsonl`` row -> TensorBoard scalars: lists become one tag per episode
+    (1-based, ``eval/test/episode_2``) or per seed, so no curve is dropped."""
+    out: dict[str, float] = {}
+    for key, value in row.items():
+        if key in ("update", "env_steps"):
+            continue
+        if key == "train_return_per_episode":
+            out.update({f"train/return/episode_{i + 1}": v for i, v in enumerate(value)})
+        elif key == "eval_test_returns_per_episode":
+            out.update({f"eval/test/episode_{i + 1}": v for i, v in enumerate(value)})
+            out["eval/test/mean"] = float(np.mean(value))
+        elif key == "eval_test_return_per_seed":
+            out.update({f"eval/test/seed_{s}": v for s, v in enumerate(value)})
+        elif key == "per_seed":
+            out.update({f"per_seed/{name}/seed_{s}": v for name, values in value.items()
+                        if np.ndim(values) == 1 for s, v in enumerate(values)})
+        elif isinstance(value, (int, float)):
+            out["train/return" if key == "train_return" else key] = value
+        elif isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+            out.update({f"{key}/{i}": v for i, v in enumerate(value)})
+    return out
 
-    def __init__(self, workdir: str, resume_update: int):
-        self.path = os.path.join(workdir, "metrics.jsonl")
+
+def results_scalars(results: dict) -> dict[str, float]:
+    """An ``eval.json`` dict -> ``eval/{split}/episode_{k}``, ``eval/{split}/mean`` and, with
+    several seeds, ``eval/{split}/seed_{s}`` (each seed's mean over episodes)."""
+    out: dict[str, float] = {}
+    for split in SPLITS:
+        if split not in results:
+            continue
+        curve = results[split]["returns_per_episode"]
+        out.update({f"eval/{split}/episode_{i + 1}": v for i, v in enumerate(curve)})
+        out[f"eval/{split}/mean"] = float(np.mean(curve))
+        for s, seed in enumerate(results.get("per_seed", [])):
+            out[f"eval/{split}/seed_{s}"] = float(np.mean(seed[split]["returns_per_episode"]))
+    for name, levels in results.get("reference", {}).items():
+        out.update({f"reference/{name}/{split}": v for split, v in levels.items()})
+    return out
+
+
+class MetricsLog:
+    """``metrics.jsonl`` (one object per logged update) plus TensorBoard events: every scalar,
+    the per-episode curves, the configuration as text and as hparams."""
+
+    def __init__(self, cfg: Config, resume_update: int):
+        self.path = os.path.join(cfg.workdir, "metrics.jsonl")
         if os.path.exists(self.path):  # Continue after the restored update, never duplicate.
             with open(self.path) as f:
                 rows = [line for line in f if line.strip()
@@ -76,25 +122,38 @@ class MetricsLog:
             with open(self.path, "w") as f:
                 f.writelines(rows)
         from tensorboardX import SummaryWriter
+        from tensorboardX.summary import hparams
 
-        self.writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+        self.writer = SummaryWriter(os.path.join(cfg.workdir, "tensorboard"))
+        table = "\n".join(["| field | value |", "|---|---|"]
+                          + [f"| {k} | `{v}` |" for k, v in cfg.to_dict().items()])
+        self.writer.add_text("config", table, resume_update * cfg.steps_per_update)
+        experiment, start, self._end = hparams(
+            cfg.to_dict(), {"eval/test/mean": 0.0, "train/return": 0.0})
+        self.writer.file_writer.add_summary(experiment)
+        self.writer.file_writer.add_summary(start)
 
     def write(self, row: dict) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
-        for k, v in row.items():
-            if isinstance(v, (int, float)) and k not in ("update", "env_steps"):
-                self.writer.add_scalar(k, v, row["env_steps"])
+        self.scalars(tensorboard_scalars(row), row["env_steps"])
+
+    def scalars(self, values: dict[str, float], env_steps: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, env_steps)
         self.writer.flush()
 
-    def close(self) -> None:
+    def close(self, finished: bool = False) -> None:
+        if finished:  # Marks the hparams session complete.
+            self.writer.file_writer.add_summary(self._end)
         self.writer.close()
 
 
 def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int,
-                   splits: tuple[str, ...]) -> dict:
+                   splits: tuple[str, ...], references: bool = False) -> dict:
     """Meta-tests every seed (vmapped, one program); the split records pool seeds and tasks,
-    ``per_seed`` keeps them."""
+    ``per_seed`` keeps them. ``references``: also ``reference.random``, the return per episode
+    of uniformly random actions on the same tasks (the level an agent must beat)."""
     cfg = run.cfg
     returns = meta_test(run.env, run.agent, state.params, state.obs_stats,
                         key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
@@ -115,6 +174,10 @@ def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int
         out[split] = pooled
     if cfg.num_seeds > 1:
         out["per_seed"] = per_seed
+    if references:
+        out["reference"] = {"random": random_policy_levels(
+            run.env, key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
+            episode_length=cfg.episode_length, episodes=episodes, splits=splits)}
     return out
 
 
@@ -143,9 +206,77 @@ def _eval_row(run: Run, state: TrainState) -> dict:
                                           for r in res.get("per_seed", [res])]}
 
 
-def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[dict]]:
+def write_learning_curve(cfg: Config, results: dict) -> None:
+    """``learning_curve.png`` of the whole run (every row of ``metrics.jsonl``, resumed parts
+    included), ending with the final meta-test on test tasks."""
+    with open(os.path.join(cfg.workdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    per_seed = results.get("per_seed", [results])
+    final = {"env_steps": results["env_steps"], "eval_test_return_per_seed": [
+        float(np.mean(r["test"]["returns_per_episode"])) for r in per_seed]}
+    if not rows or rows[-1].get("eval_test_return_per_seed") is None:
+        rows.append(final)  # Else the last update's meta-test is this one: same tasks, same seed.
+    plot_learning_curves({cfg.agent: rows}, os.path.join(cfg.workdir, "learning_curve.png"),
+                         title=f"{cfg.agent} on {cfg.env}")
+
+
+Callback = Callable[[int, dict, TrainState], None]
+
+
+class Progress:
+    """What a person watching sees: a progress bar on a terminal; otherwise (batch jobs, logs
+    piped to a file) one plain line per logged update, with no carriage returns."""
+
+    def __init__(self, cfg: Config, start: int, interactive: bool):
+        self.cfg, self.start = cfg, start
+        self.bar = None
+        self.t0 = time.perf_counter()
+        if interactive:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=cfg.num_updates * cfg.steps_per_update, unit="step",
+                            unit_scale=True, initial=start * cfg.steps_per_update,
+                            desc=f"{cfg.agent}/{cfg.env}")
+
+    def update(self, update: int, row: dict | None) -> None:
+        """Called after every update; ``row`` is the logged row, or None when none was due."""
+        if self.bar is not None:
+            if row is not None:
+                self.bar.set_postfix(sps=f"{row['sps']:.0f}", ret=f"{row['train_return']:.2f}")
+            self.bar.update(self.cfg.steps_per_update)
+        elif row is not None:
+            print(self.line(update, row), flush=True)
+
+    def line(self, update: int, row: dict) -> str:
+        cfg = self.cfg
+        total = cfg.num_updates * cfg.steps_per_update
+        per_update = (time.perf_counter() - self.t0) / (update - self.start)
+        eta = round(per_update * (cfg.num_updates - update))
+        done = row["env_steps"]
+        parts = [f"{cfg.agent}/{cfg.env} update {update}/{cfg.num_updates}",
+                 f"env steps {done:,}/{total:,} ({100 * done / total:.0f}%)",
+                 f"{row['sps']:,.0f} steps/s", f"return {row['train_return']:.2f}"]
+        if "eval_test_returns_per_episode" in row:
+            parts.append(f"meta-test {np.mean(row['eval_test_returns_per_episode']):.2f}")
+        if "compile_s" in row:
+            parts.append(f"compile {row['compile_s']:.0f} s")
+        return " | ".join(parts + [f"ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}"])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callback] = ()
+                 ) -> tuple[TrainState, list[dict]]:
     """Every process runs the same steps; process 0 alone writes logs, results and plots.
-    Every process takes part in checkpoint saves, as orbax requires."""
+    Every process takes part in checkpoint saves, as orbax requires.
+
+    Each callback is called on every process after every update as ``callback(update, row,
+    state)``: ``row`` is the metrics row of that update (``metrics.jsonl``'s keys, means over
+    seeds; ``eval_test_*`` when a meta-test was due), ``state`` a host copy of the whole
+    ``TrainState`` (leaves [num_seeds, ...]).
+    """
     cfg = run.cfg
     check_workdir(cfg)
     primary = is_primary()
@@ -158,20 +289,16 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
             f.write(cfg.to_json())
         os.replace(path + ".tmp", path)
     start = int(np.asarray(state.update)[0])
-    log = MetricsLog(cfg.workdir, start) if primary else None
+    log = MetricsLog(cfg, start) if primary else None
 
     t0 = time.perf_counter()
     step = make_train_step(cfg, run.env, run.agent, run.mesh).lower(state).compile()
     compile_s = time.perf_counter() - t0
 
-    bar = None
-    if progress and primary:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.num_updates * cfg.steps_per_update, unit="step", unit_scale=True,
-                   initial=start * cfg.steps_per_update, desc=f"{cfg.agent}/{cfg.env}")
+    shown = Progress(cfg, start, sys.stdout.isatty()) if progress and primary else None
     history: list[dict] = []
     last_saved = start
+    finished = False
     try:
         for update in range(start + 1, cfg.num_updates + 1):
             t = time.perf_counter()
@@ -185,8 +312,9 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
                     f"(update {last_saved}) is kept in {ckpt.directory}")
             state = new_state
             due_eval = bool(cfg.eval_every) and update % cfg.eval_every == 0
-            if due_eval or update % cfg.log_every == 0 or update == cfg.num_updates:
-                row = _row(run, update, metrics, dt, time.perf_counter() - t0)
+            due_log = due_eval or update % cfg.log_every == 0 or update == cfg.num_updates
+            row = _row(run, update, metrics, dt, time.perf_counter() - t0)
+            if due_log:
                 if update == start + 1:
                     row["compile_s"] = compile_s
                 if primary and due_eval:
@@ -194,25 +322,30 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
                 if log is not None:
                     log.write(row)
                 history.append(row)
-                if bar is not None:
-                    bar.set_postfix(sps=f"{row['sps']:.0f}", ret=f"{row['train_return']:.2f}")
-            if bar is not None:
-                bar.update(cfg.steps_per_update)
+            if shown is not None:
+                shown.update(update, row if due_log else None)
+            if callbacks:
+                host_state = jax.device_get(state)  # The next step donates the device buffers.
+                for callback in callbacks:
+                    callback(update, row, host_state)
             if update % cfg.checkpoint_every == 0 or update == cfg.num_updates:
                 ckpt.save(update, state)
                 last_saved = update
-    finally:
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.close()
-        ckpt.close()
 
-    if primary:  # The meta-test runs on process 0's own device, from a host copy of the state.
-        ood = cfg.ood and run.env.has_ood
-        splits = ("train", "test", "ood") if ood else ("train", "test")
-        results = evaluate_seeds(run, jax.device_get(state), num_tasks=cfg.eval_tasks,
-                                 episodes=cfg.eval_episodes, splits=splits)
-        results["env_steps"] = cfg.num_updates * cfg.steps_per_update
-        write_results(results, cfg.workdir, title=f"{cfg.agent} on {cfg.env}")
+        if primary:  # The meta-test runs on process 0's own device, from a host copy of the state.
+            ood = cfg.ood and run.env.has_ood
+            splits = ("train", "test", "ood") if ood else ("train", "test")
+            results = evaluate_seeds(run, jax.device_get(state), num_tasks=cfg.eval_tasks,
+                                     episodes=cfg.eval_episodes, splits=splits, references=True)
+            results["env_steps"] = cfg.num_updates * cfg.steps_per_update
+            write_results(results, cfg.workdir, title=f"{cfg.agent} on {cfg.env}")
+            log.scalars(results_scalars(results), results["env_steps"])
+            write_learning_curve(cfg, results)
+        finished = True
+    finally:
+        if shown is not None:
+            shown.close()
+        if log is not None:
+            log.close(finished)
+        ckpt.close()
     return state, history

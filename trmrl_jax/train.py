@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import chex
 import jax
@@ -325,10 +325,16 @@ class Run:
         return cls(cfg=cfg, env=env, agent=make_agent(cfg, env.action_size), mesh=mesh)
 
 
-def train(cfg: Config, *, progress: bool = True) -> tuple[TrainState, list[dict]]:
+def train(cfg: Config, *, progress: bool = True, callbacks: Sequence[Callable] = ()
+          ) -> tuple[TrainState, list[dict]]:
     """Trains ``cfg`` (resuming from ``cfg.workdir`` when it holds a checkpoint), meta-tests the
-    final parameters, and returns the final state and the logged metrics."""
+    final parameters, and returns the final state and the logged metrics.
+
+    ``callbacks``: functions called after every update as ``callback(update, metrics, state)``
+    (``metrics``: that update's row of ``metrics.jsonl``; ``state``: a host copy of the
+    ``TrainState``, leaves [num_seeds, ...]); see ``loop.run_training``.
+    """
     from trmrl_jax.loop import run_training  # The host loop: logging, checkpoints, evaluation.
 
     distributed.initialize(cfg)  # Multi-process runs join the coordinator before anything else.
-    return run_training(Run.create(cfg), progress=progress)
+    return run_training(Run.create(cfg), progress=progress, callbacks=callbacks)

@@ -1,0 +1,97 @@
+"""A trained run as a policy a program can step: ``config, policy = trmrl_jax.load(workdir)``.
+
+The policy acts with memory over a trial (E episodes of one task) exactly as the meta-test does:
+reset it when a new task begins, then feed it one ``Observation`` per step. Its pure form
+(``init_carry``, ``act``) can be jitted, vmapped or scanned like any JAX function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from trmrl_jax import envs
+from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
+from trmrl_jax.config import Config, ConfigError
+from trmrl_jax.envs import Observation, TaskDistribution
+from trmrl_jax.networks import Agent, make_agent
+from trmrl_jax.networks.agents import Carry
+from trmrl_jax.normalization import RunningStats
+from trmrl_jax.rollout import normalized
+from trmrl_jax.train import init_state
+
+
+@struct.dataclass
+class PolicyParams:
+    """What ``act`` needs besides its inputs: one seed's network parameters and the observation
+    statistics it was trained with."""
+
+    network: Any
+    obs_stats: RunningStats
+
+
+class Policy:
+    """A trained agent of one seed. Batched: observations and actions carry a leading [B] axis.
+
+    Stateful use: ``reset(batch)`` at the start of every trial, then ``step(obs) -> action``.
+    Pure use: ``carry = init_carry(batch)``; ``carry, action = act(params, carry, obs)``.
+    """
+
+    def __init__(self, config: Config, env: TaskDistribution, agent: Agent, params: PolicyParams):
+        self.config, self.env, self.agent, self.params = config, env, agent, params
+        self._act = jax.jit(self.act)
+        self._carry: Carry | None = None
+
+    def init_carry(self, batch: int) -> Carry:
+        """The memory at the start of a trial (empty), for ``batch`` trials."""
+        return self.agent.initial_carry(batch)
+
+    def act(self, params: PolicyParams, carry: Carry, obs: Observation,
+            key: jax.Array | None = None) -> tuple[Carry, jax.Array]:
+        """obs leaves [B, ...] (raw, as ``TrialEnv.observe`` gives them) -> (carry, action [B, A]
+        in [-1, 1]). Without ``key``: the mean action, as the meta-test acts; with ``key``: a
+        sample of the Gaussian policy, as training acts. Pure: jit, vmap and scan it freely."""
+        carry, out = self.agent.step(
+            params.network, carry, normalized(obs, params.obs_stats, self.config.normalize_obs))
+        action = out.mean
+        if key is not None:
+            action = action + jnp.exp(out.log_std) * jax.random.normal(key, action.shape)
+        return carry, jnp.clip(action, -1.0, 1.0)
+
+    def reset(self, batch: int = 1) -> None:
+        """Clears the memory: the next ``step`` is the first of a new trial of ``batch`` tasks."""
+        self._carry = self.init_carry(batch)
+
+    def step(self, obs: Observation, key: jax.Array | None = None) -> jax.Array:
+        """One step of the current trial, remembering it: obs leaves [B, ...] -> action [B, A]."""
+        if self._carry is None:
+            raise RuntimeError("call policy.reset(batch) before the first step of a trial")
+        self._carry, action = self._act(self.params, self._carry, obs, key)
+        return action
+
+
+def load(workdir: str, *, seed: int = 0, step: int | None = None) -> tuple[Config, Policy]:
+    """The config of the run in ``workdir`` and its policy for seed index ``seed`` (of
+    ``num_seeds``), from the newest checkpoint (or checkpoint ``step``)."""
+    config_path = os.path.join(workdir, "config.json")
+    if not has_checkpoint(workdir) or not os.path.exists(config_path):
+        raise ConfigError(f"workdir={workdir!r} holds no trained run (config.json and "
+                          "checkpoints/ are written by experiments.train)")
+    with open(config_path) as f:
+        config = Config.from_dict(json.load(f))
+    if not 0 <= seed < config.num_seeds:
+        raise ConfigError(f"seed={seed} is outside the run's {config.num_seeds} seed(s)")
+    env = envs.make(config.env, backend=config.backend)
+    agent = make_agent(config, env.action_size)
+    ckpt = Checkpointer(workdir, config.keep_checkpoints)
+    try:
+        state = ckpt.restore(init_state(config, env, agent), step)
+    finally:
+        ckpt.close()
+    one = jax.tree.map(lambda x: x[seed], (state.params, state.obs_stats))  # Drop the seed axis.
+    return config, Policy(config, env, agent, PolicyParams(network=one[0], obs_stats=one[1]))

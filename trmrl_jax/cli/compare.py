@@ -1,0 +1,154 @@
+"""Train several agents (or TrMRL window sizes) on the same distribution, budget and seeds,
+meta-test each, and write the results tables and two figures.
+
+    python -m experiments.compare --preset=quickstart --agents=trmrl,rl2,mlp,oracle --seeds=3 \
+        --workdir=runs/compare_point_nav
+    python -m experiments.compare --preset=quickstart --agents=trmrl --windows=5,20,60 \
+        --workdir=runs/ablation_window
+
+Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
+variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD
+curves of every variant) and learning_curves.png (meta-test return against env steps, mean and
+spread over seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+from trmrl_jax.cli import flags as cli
+from trmrl_jax.stats import adapts_and_holds, summarize_seeds
+
+_AGENTS = flags.DEFINE_list("agents", ["trmrl", "rl2", "mlp", "oracle"], "Agents to compare.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
+_WINDOWS = flags.DEFINE_list("windows", [], "TrMRL window sizes N: a sequence-length ablation.")
+_CURVE_POINTS = flags.DEFINE_integer("curve_points", 10, "Meta-tests during training per run.")
+
+
+def variants(base, agents: list[str], windows: list[str]) -> dict:
+    """Name -> config of every run of the comparison."""
+    from trmrl_jax.config import ConfigError
+
+    if windows:
+        if agents != ["trmrl"]:
+            raise ConfigError(f"--windows is a TrMRL ablation; use --agents=trmrl, not {agents}")
+        return {f"trmrl_N{n}": base.replace(window=int(n)) for n in windows}
+    return {a: base.replace(agent=a) for a in agents}
+
+
+def summarize_run(workdir: str, wall_s: float) -> dict:
+    with open(os.path.join(workdir, "eval.json")) as f:
+        ev = json.load(f)
+    rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    per_seed = ev.get("per_seed", [ev])
+    out = {"env_steps": ev["env_steps"], "wall_time_s": wall_s, "num_seeds": len(per_seed)}
+    for split in ("train", "test", "ood"):
+        if split not in ev:
+            continue
+        curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
+        out[split] = summarize_seeds(curves)
+        if len(curves) == 1:  # One seed: the spread over tasks is all there is.
+            out[split]["returns_se_per_episode"] = ev[split]["returns_se_per_episode"]
+        out[split]["se_over"] = "seeds" if len(curves) > 1 else "tasks"
+        out[split]["per_seed"] = curves.tolist()
+        out[split]["adapt_and_hold"] = [
+            adapts_and_holds(r[split]["returns_per_episode"], r[split]["returns_se_per_episode"])
+            for r in per_seed]
+    out["learning_curve"] = [{"env_steps": r["env_steps"], "test_return_per_seed":
+                              r["eval_test_return_per_seed"]}
+                             for r in rows if "eval_test_return_per_seed" in r]
+    return out
+
+
+def markdown(results: dict, command: str) -> str:
+    """The results tables: one per split, the mean over seeds of each episode with its 95 %
+    bootstrap interval over seeds, and how many seeds adapt and hold (``adapts_and_holds``)."""
+    out = [f"Command: `{command}`", ""]
+    for split in ("test", "ood", "train"):
+        rows = {name: r[split] for name, r in results.items() if split in r}
+        if not rows:
+            continue
+        episodes = max(len(r["returns_per_episode"]) for r in rows.values())
+        head = " | ".join(f"ep {i + 1}" for i in range(episodes))
+        out += [f"{split} tasks (mean over seeds [95 % interval]):", "",
+                f"| run | {head} | adapt and hold | env steps | seeds | wall s |",
+                "|---|" + "---|" * (episodes + 4)]
+        for name, r in rows.items():
+            low, high = r["returns_ci95_per_episode"]
+            cells = " | ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
+                               zip(r["returns_per_episode"], low, high))
+            res = results[name]
+            out.append(f"| {name} | {cells} | {sum(r['adapt_and_hold'])} of "
+                       f"{len(r['adapt_and_hold'])} | {res['env_steps']:,} | "
+                       f"{res['num_seeds']} | {res['wall_time_s']:.0f} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def plot(results: dict, runs: dict, root: str, title: str) -> None:
+    """adaptation.png (test and OOD curves of every variant, with the random-action level) and
+    learning_curves.png (training and meta-test return against env steps)."""
+    from trmrl_jax.plots import plot_adaptation, plot_learning_curves
+
+    with open(os.path.join(next(iter(runs.values())).workdir, "eval.json")) as f:
+        reference = json.load(f).get("reference", {})  # Same tasks for every variant.
+    curves = {name: {s: r[s] for s in ("test", "ood") if s in r} for name, r in results.items()}
+    plot_adaptation(curves, os.path.join(root, "adaptation.png"), title,
+                    {f"{name} actions": levels for name, levels in reference.items()})
+    rows = {}
+    for name, cfg in runs.items():
+        with open(os.path.join(cfg.workdir, "metrics.jsonl")) as f:
+            rows[name] = [json.loads(line) for line in f if line.strip()]
+    plot_learning_curves(rows, os.path.join(root, "learning_curves.png"), title)
+
+
+def main(argv: list[str]) -> None:
+    cli.start_process()
+    from trmrl_jax.config import ConfigError, validate
+    from trmrl_jax.train import train
+
+    try:
+        base = cli.config_from_flags()
+        if _SEEDS.value <= 0 or _CURVE_POINTS.value <= 0:
+            raise ConfigError("--seeds and --curve_points must be positive integers")
+        root = base.workdir
+        runs = variants(base, _AGENTS.value, _WINDOWS.value)
+        runs = {name: cfg.replace(num_seeds=_SEEDS.value, workdir=os.path.join(root, name),
+                                  eval_every=max(1, cfg.num_updates // _CURVE_POINTS.value))
+                for name, cfg in runs.items()}
+        for cfg in runs.values():
+            validate(cfg)
+    except ConfigError as e:
+        cli.fail(e)
+    results = {}
+    for name, cfg in runs.items():
+        t0 = time.perf_counter()
+        try:
+            train(cfg)
+        except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
+            cli.fail(e)
+        results[name] = summarize_run(cfg.workdir, time.perf_counter() - t0)
+        print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "results.json"), "w") as f:
+        json.dump({"env": base.env, "results": results}, f, indent=2)
+    plot(results, runs, root, base.env)
+    with open(os.path.join(root, "results.md"), "w") as f:
+        f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:])))
+    print(f"results in {root}/results.json, results.md, adaptation.png, learning_curves.png")
+
+
+def run() -> None:
+    """The ``trmrl-compare`` command and ``python -m experiments.compare``."""
+    cli.run_app(main, __name__)
+
+
+if __name__ == "__main__":
+    run()
