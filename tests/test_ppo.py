@@ -9,7 +9,7 @@ import pytest
 from conftest import small_config
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.ppo import gae, gaussian_log_prob, normalize_advantages, ppo_loss
+from trmrl_jax.ppo import gae, normalize_advantages, ppo_loss
 from trmrl_jax.train import Run, init_state, make_optimizer
 
 
@@ -39,7 +39,7 @@ def _out(mean, log_std, value):
 def test_ppo_loss_unclipped_and_clipped():
     actions = jnp.zeros((2, 1))
     out = _out(jnp.zeros((2, 1)), jnp.zeros((2, 1)), jnp.array([1.0, 3.0]))
-    logp = gaussian_log_prob(out.mean, out.log_std, actions)
+    logp = out.policy.log_prob(actions)
     adv = jnp.array([1.0, -2.0])
     ret = jnp.array([2.0, 3.0])
     kw = dict(clip_eps=0.2, vf_coef=0.5, ent_coef=0.0)

@@ -58,9 +58,8 @@ class Policy:
         sample of the Gaussian policy, as training acts. Pure: jit, vmap and scan it freely."""
         carry, out = self.agent.step(
             params.network, carry, normalized(obs, params.obs_stats, self.config.normalize_obs))
-        action = out.mean
-        if key is not None:
-            action = action + jnp.exp(out.log_std) * jax.random.normal(key, action.shape)
+        action = out.mean if key is None else out.policy.sample(
+            jax.random.split(key, out.mean.shape[0]))
         return carry, jnp.clip(action, -1.0, 1.0)
 
     def reset(self, batch: int = 1) -> None:

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
-from trmrl_jax.networks.heads import PolicyOutput
-
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Array:
-    """Log density of ``action`` under a diagonal Gaussian, summed over the last axis."""
-    z = (action - mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * _LOG_2PI, axis=-1)
-
-
-def gaussian_entropy(log_std: jax.Array) -> jax.Array:
-    return jnp.sum(log_std + 0.5 * (_LOG_2PI + 1.0), axis=-1)
-
+from trmrl_jax.networks.heads import Gaussian, PolicyOutput
 
 def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax.Array,
         gamma: float, lam: float) -> tuple[jax.Array, jax.Array]:
@@ -68,13 +53,13 @@ def policy_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,
 
     out leaves, old_log_probs and advantages share leading axes [...]; actions [..., A].
     """
-    log_probs = gaussian_log_prob(out.mean, out.log_std, actions)
+    log_probs = out.policy.log_prob(actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
     surrogate = jnp.minimum(ratio * advantages,
                             jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages)
     loss = -surrogate.mean()
-    entropy = gaussian_entropy(out.log_std).mean()
+    entropy = out.policy.entropy().mean()
     metrics = {
         "policy_loss": loss, "entropy": entropy,
         "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
@@ -91,8 +76,8 @@ def value_loss(out: PolicyOutput, targets: jax.Array, kind: str) -> jax.Array:
     """
     if kind == "squared":
         return 0.5 * jnp.square(out.value - targets).mean()
-    z = (targets - out.value) * jnp.exp(-out.value_log_std)
-    return (0.5 * jnp.square(z) + out.value_log_std + 0.5 * _LOG_2PI).mean()
+    return -Gaussian(out.value[..., None], out.value_log_std[..., None]).log_prob(
+        targets[..., None]).mean()
 
 
 def ppo_loss(out: PolicyOutput, actions: jax.Array, old_log_probs: jax.Array,

@@ -11,7 +11,6 @@ from flax import struct
 from trmrl_jax.envs import Observation, Task, TrialEnv
 from trmrl_jax.networks import Agent
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.ppo import gaussian_log_prob
 
 
 @struct.dataclass
@@ -42,7 +41,6 @@ def rollout(agent: Agent, trial_env: TrialEnv, params: Any, stats: RunningStats,
     split = jax.vmap(jax.random.split)(keys)  # [B, 2, key]
     ts = jax.vmap(trial_env.reset)(split[:, 0], tasks)
     carry = agent.initial_carry(num_tasks)
-    action_size = trial_env.env.action_size
 
     def env_step(state, _):
         ts, carry, keys = state
@@ -50,12 +48,10 @@ def rollout(agent: Agent, trial_env: TrialEnv, params: Any, stats: RunningStats,
         keys = split[:, 0]
         obs = jax.vmap(trial_env.observe)(ts)
         carry, out = agent.step(params, carry, normalized(obs, stats, normalize_obs))
-        noise = 0.0 if deterministic else jax.vmap(
-            lambda k: jax.random.normal(k, (action_size,)))(split[:, 1])
-        action = out.mean + jnp.exp(out.log_std) * noise
+        action = out.mean if deterministic else out.policy.sample(split[:, 1])
         ts, reward = jax.vmap(trial_env.step)(ts, action)
         step = Trajectory(obs=obs, action=action, value=out.value, reward=reward,
-                          log_prob=gaussian_log_prob(out.mean, out.log_std, action))
+                          log_prob=out.policy.log_prob(action))
         return (ts, carry, keys), step
 
     def episode(state, _):

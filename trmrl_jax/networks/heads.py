@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 from flax import struct
+
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@struct.dataclass
+class Gaussian:
+    """A diagonal Gaussian over actions: every use of the policy's distribution goes through it
+    (acting, the PPO ratio, the entropy), so the maths lives in one place."""
+
+    mean: jax.Array  # [..., A]
+    log_std: jax.Array  # [..., A]
+
+    def sample(self, keys: jax.Array) -> jax.Array:
+        """One action per key: keys [...] (the batch shape) -> actions [..., A]. A key per
+        trial keeps a trial's noise independent of how the batch is split over devices."""
+        noise = jax.vmap(lambda k: jax.random.normal(k, self.mean.shape[-1:]))(
+            keys.reshape((-1,) + keys.shape[len(self.mean.shape) - 1:]))
+        return self.mean + jnp.exp(self.log_std) * noise.reshape(self.mean.shape)
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        """Log density of ``action`` [..., A], summed over the action axis -> [...]."""
+        z = (action - self.mean) * jnp.exp(-self.log_std)
+        return jnp.sum(-0.5 * jnp.square(z) - self.log_std - 0.5 * _LOG_2PI, axis=-1)
+
+    def entropy(self) -> jax.Array:
+        """[...] differential entropy."""
+        return jnp.sum(self.log_std + 0.5 * (_LOG_2PI + 1.0), axis=-1)
 
 
 @struct.dataclass
@@ -15,6 +45,10 @@ class PolicyOutput:
     value: jax.Array  # [...]
     # [...] log std of the value's Gaussian (``value_loss='gaussian'`` only, else None).
     value_log_std: jax.Array | None = None
+
+    @property
+    def policy(self) -> Gaussian:
+        return Gaussian(self.mean, self.log_std)
 
 
 class MLP2(nn.Module):
