@@ -1,5 +1,6 @@
 """Pictures of one meta-test trial: attention maps (sown by the encoder) and point_nav paths."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from trmrl_jax.evaluate import meta_test
 from trmrl_jax.loop import EVAL_SEED
 from trmrl_jax.networks import make_agent
 from trmrl_jax.train import init_state
-from trmrl_jax.visualize import record_trial
+from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,3 +87,18 @@ def test_sown_attention_leaves_the_actions_unchanged(attention, position):
         ts, _ = jax.vmap(trial.step)(ts, action)
         if (t + 1) % cfg.episode_length == 0:
             ts = jax.vmap(trial.next_episode)(ts)
+
+
+def test_velocity_plot_of_locomotion_trials(tmp_path):
+    """The halfcheetah_vel / _dir picture from recorded data: one panel per trial."""
+    t = np.arange(40)
+    velocity = np.minimum(t % 20 / 5.0, 1.5)
+    record = TrialRecord(obs=np.zeros((40, 17)), next_obs=np.zeros((40, 17)),
+                         action=np.zeros((40, 6)), reward=-np.abs(velocity - 1.5),
+                         metrics={"x_velocity": velocity}, task={"velocity": np.array(1.5)},
+                         attention=[], episode_length=20)
+    backward = dataclasses.replace(record, task={"direction": np.array(-1.0)})
+    plot_velocity({"test task 0": record, "test task 1": backward}, str(tmp_path / "v.png"))
+    assert png_size(tmp_path / "v.png") == (800, 520)
+    # Velocity 0, 0.2, ..., 1.4 then at the target: -(1.5 + 1.3 + ... + 0.1) per episode.
+    np.testing.assert_allclose(record.episode_returns(), [-6.4, -6.4], rtol=1e-6)
