@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from brax.envs.wrappers.training import wrap as wrap_for_training
 from brax.training.agents.ppo import train as brax_ppo
 
 from trmrl_jax import envs
@@ -34,8 +35,23 @@ def test_a_fixed_task_is_kept_and_a_bad_split_refused():
         TaskEnv(envs.make("point_nav"), split="val")
 
 
+def test_brax_training_wrappers_keep_each_slot_on_its_task():
+    """Brax's own training wrappers (episode limit, vmap, auto-reset) run the adapter: an
+    episode ends after its length, and the auto-reset slot keeps its task."""
+    env = wrap_for_training(TaskEnv(envs.make("point_nav")), episode_length=3)
+    state = jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    goals = np.asarray(state.info["task"]["goal"])
+    step = jax.jit(env.step)
+    for t in range(4):
+        state = step(state, jnp.ones((4, 2)))
+        assert np.all(np.asarray(state.done) == (t == 2))
+    np.testing.assert_allclose(state.info["task"]["goal"], goals)
+    np.testing.assert_allclose(state.obs, 0.1)  # Reset to the origin after step 3, then one step.
+
+
 def test_brax_ppo_trains_on_a_task_distribution():
-    """Brax's PPO, unchanged, over point_nav tasks: two training epochs and their evaluations."""
+    """Brax's PPO, unchanged, over point_nav tasks: two training epochs and their evaluations.
+    (Brax 0.14.2's PPO needs JAX < 0.10: constraints.txt.)"""
     evals = []
     make_policy, params, metrics = brax_ppo.train(
         environment=TaskEnv(envs.make("point_nav")), num_timesteps=2 * 16 * 20, num_evals=3,
