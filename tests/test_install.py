@@ -24,7 +24,7 @@ def requirements(text: str) -> list[Requirement]:
 def test_console_scripts_name_the_cli_entry_points():
     entry_points = setup_cfg()["options.entry_points"]["console_scripts"]
     scripts = dict(re.findall(r"(\S+) = (\S+)", entry_points))
-    assert set(scripts) == {"trmrl-train", "trmrl-evaluate", "trmrl-compare"}
+    assert set(scripts) == {"trmrl-train", "trmrl-evaluate", "trmrl-compare", "trmrl-visualize"}
     for target in scripts.values():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), target

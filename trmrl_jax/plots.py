@@ -15,7 +15,8 @@ import numpy as np
 from trmrl_jax.envs import SPLITS
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")  # Files only: never open a window, work without a display.
@@ -30,7 +31,7 @@ def plot_adaptation(runs: Mapping[str, Mapping[str, dict]], path: str, title: st
     ``returns_se_per_episode`` [K]; error bars show ``returns_ci95_per_episode`` [2, K] instead
     when the record has it); ``references[name][split]``: a level drawn across every
     episode (e.g. ``{"random actions": {"test": -19.0}}``)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     splits = [s for s in SPLITS if any(s in r for r in runs.values())]
@@ -62,7 +63,7 @@ def plot_learning_curves(runs: Mapping[str, Sequence[dict]], path: str, title: s
     """``runs[label]``: ``metrics.jsonl`` rows of one run. Left: training return per episode
     (``train_return``, mean over seeds); right: the meta-test points (``eval_test_return_per_seed``
     [S], mean over the test episodes): mean over seeds, with the min-max band of the seeds."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (train_ax, eval_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     for label, rows in runs.items():
         steps = [r["env_steps"] for r in rows if "train_return" in r]

@@ -11,6 +11,7 @@ import inspect
 from typing import Any, Callable
 
 from trmrl_jax.envs.base import SPLITS, Task, TaskDistribution
+from trmrl_jax.envs.brax_env import TaskEnv
 from trmrl_jax.envs.dynamics import HalfCheetahRandParams
 from trmrl_jax.envs.locomotion import (AntDirArc, AntDirPm1Rad, AntFwdBack, AntGoal,
                                        HalfCheetahDir, HalfCheetahVel)
@@ -57,5 +58,5 @@ register("ant_dir_pm1rad", AntDirPm1Rad)
 register("ant_goal", AntGoal)
 register("halfcheetah_rand_params", HalfCheetahRandParams)
 
-__all__ = ["SPLITS", "Task", "TaskDistribution", "Observation", "TrialEnv", "TrialState",
+__all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "default_episode_length", "make", "register", "registered"]

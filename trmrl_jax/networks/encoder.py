@@ -62,10 +62,15 @@ def band_mask(positions: jax.Array, window: int, episode_length: int | None) -> 
     return mask
 
 
+def _attention_weights(q: jax.Array, k: jax.Array, mask: jax.Array, spec: str) -> jax.Array:
+    """Softmax over keys (float32) of the scaled scores; ``spec`` as in 'bqhd,bkhd->bhqk'."""
+    scores = jnp.einsum(spec, q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+    return jax.nn.softmax(jnp.where(mask, scores, _NEG).astype(jnp.float32), axis=-1)
+
+
 def _attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, spec: str) -> jax.Array:
     """Softmax attention; ``spec`` names q/k axes as in 'bqhd,bkhd->bhqk'. Softmax in float32."""
-    scores = jnp.einsum(spec, q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
-    weights = jax.nn.softmax(jnp.where(mask, scores, _NEG).astype(jnp.float32), axis=-1)
+    weights = _attention_weights(q, k, mask, spec)
     lhs, out = spec.split("->")
     q_spec, k_spec = lhs.split(",")
     return jnp.einsum(f"{out},{k_spec}->{q_spec}", weights.astype(v.dtype), v)
@@ -156,7 +161,14 @@ class EncoderLayer(nn.Module):
         if newest_only:
             x, pos, mask = x[:, -1:], pos[:, -1:], mask[:, -1:]
         q = self._query(x, pos)
+        self._sow_attention(q, k, mask[:, None], "bqhd,bkhd->bhqk")
         return self._finish(x, _attend(q, k, v, mask[:, None], "bqhd,bkhd->bhqk"))
+
+    def _sow_attention(self, q: jax.Array, k: jax.Array, mask: jax.Array, spec: str) -> None:
+        """Keeps the attention weights in the ``intermediates`` collection when the caller made
+        it mutable (``trmrl_jax.visualize`` does); otherwise nothing is computed."""
+        if self.is_mutable_collection("intermediates"):
+            self.sow("intermediates", "attention", _attention_weights(q, k, mask, spec))
 
     def sliding(self, x: jax.Array, window: int, episode_length: int | None) -> jax.Array:
         """x: [B, L, d] at positions 0..L-1, each attending to the last ``window`` positions
@@ -177,5 +189,6 @@ class EncoderLayer(nn.Module):
         cache = KVCache(
             k=jax.lax.dynamic_update_slice_in_dim(cache.k, k[:, :, None], slot, axis=2),
             v=jax.lax.dynamic_update_slice_in_dim(cache.v, v[:, :, None], slot, axis=2))
+        self._sow_attention(q, cache.k, key_valid, "bhd,bhnd->bhn")  # [B, heads, N] over slots.
         return self._finish(x, _attend(q, k=cache.k, v=cache.v, mask=key_valid,
                                        spec="bhd,bhnd->bhn")), cache

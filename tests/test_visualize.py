@@ -1,0 +1,104 @@
+"""Pictures of one meta-test trial: attention maps (sown by the encoder) and point_nav paths."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import trmrl_jax
+from conftest import small_config
+from test_pictures import png_size
+from trmrl_jax import envs
+from trmrl_jax.api import Policy, PolicyParams
+from trmrl_jax.envs import TrialEnv
+from trmrl_jax.evaluate import meta_test
+from trmrl_jax.loop import EVAL_SEED
+from trmrl_jax.networks import make_agent
+from trmrl_jax.train import init_state
+from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def check_attention(record, window):
+    """Each step's weights sum to 1 over its window of past steps and are 0 elsewhere."""
+    length = record.reward.shape[0]
+    t, s = np.arange(length)[:, None], np.arange(length)[None]
+    outside = (s > t) | (s <= t - window)
+    for weights in record.attention:
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+        assert np.all(weights[:, outside] == 0.0)
+
+
+def test_visualize_cli_writes_attention_and_paths(tiny_run, tmp_path):
+    workdir, _ = tiny_run
+    proc = subprocess.run([sys.executable, "-m", "experiments.visualize", f"--workdir={workdir}",
+                           f"--out={tmp_path}", "--compilation_cache="], cwd=ROOT, text=True,
+                          capture_output=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert png_size(tmp_path / "attention.png") == (580, 660)  # 2 layers x 2 heads + rewards.
+    assert png_size(tmp_path / "paths.png") == (880, 340)  # A test task and an OOD task.
+    assert "test task 0: return per episode" in proc.stdout
+
+
+def test_recorded_trial_is_the_meta_test_trial(tiny_run):
+    """Recording acts as the meta-test does: per-task returns equal ``meta_test``'s."""
+    workdir, _ = tiny_run
+    config, policy = trmrl_jax.load(workdir)
+    task_key, run_key = jax.random.split(jax.random.PRNGKey(EVAL_SEED))
+    n, index = config.eval_tasks, 2
+    tasks = policy.env.sample_tasks(task_key, n, "test")
+    record = record_trial(policy, jax.tree.map(lambda x: x[index], tasks),
+                          jax.random.split(run_key, n)[index], config.eval_episodes)
+    stacked = jax.tree.map(lambda x: x[None], policy.params)  # A seed axis of 1.
+    returns = meta_test(policy.env, policy.agent, stacked.network, stacked.obs_stats,
+                        key=jax.random.PRNGKey(EVAL_SEED), num_tasks=n,
+                        episode_length=config.episode_length, episodes=config.eval_episodes,
+                        normalize_obs=config.normalize_obs, splits=("test",))["test"]
+    np.testing.assert_allclose(record.episode_returns(), returns[0, index], rtol=1e-5)
+    assert len(record.attention) == config.num_layers
+    assert record.attention[0].shape == (config.num_heads,) + (record.reward.shape[0],) * 2
+    check_attention(record, config.window)
+
+
+@pytest.mark.parametrize("attention,position", [("sliding", "rotary"), ("window", "sinusoid")])
+def test_sown_attention_leaves_the_actions_unchanged(attention, position):
+    """Both attention modes: the recorded actions are those of ``act`` (no intermediates)."""
+    cfg = small_config(attention=attention, position=position, window=5)
+    env = envs.make("point_nav")
+    agent = make_agent(cfg, env.action_size)
+    state = init_state(cfg, env, agent)
+    params = jax.tree.map(lambda x: x[0], PolicyParams(state.params, state.obs_stats))
+    policy = Policy(cfg, env, agent, params)
+    task = env.sample_task(jax.random.PRNGKey(3), "test")
+    record = record_trial(policy, task, jax.random.PRNGKey(4), episodes=2)
+    check_attention(record, cfg.window)
+    trial = TrialEnv(env, cfg.episode_length, 2)
+    ts = jax.vmap(trial.reset)(jax.random.split(jax.random.PRNGKey(4))[:1],
+                               jax.tree.map(lambda x: x[None], task))
+    policy.reset(1)
+    for t in range(trial.trial_length):
+        action = policy.step(jax.vmap(trial.observe)(ts))
+        np.testing.assert_allclose(action[0], record.action[t], atol=1e-6)
+        ts, _ = jax.vmap(trial.step)(ts, action)
+        if (t + 1) % cfg.episode_length == 0:
+            ts = jax.vmap(trial.next_episode)(ts)
+
+
+def test_velocity_plot_of_locomotion_trials(tmp_path):
+    """The halfcheetah_vel / _dir picture from recorded data: one panel per trial."""
+    t = np.arange(40)
+    velocity = np.minimum(t % 20 / 5.0, 1.5)
+    record = TrialRecord(obs=np.zeros((40, 17)), next_obs=np.zeros((40, 17)),
+                         action=np.zeros((40, 6)), reward=-np.abs(velocity - 1.5),
+                         metrics={"x_velocity": velocity}, task={"velocity": np.array(1.5)},
+                         attention=[], episode_length=20)
+    backward = dataclasses.replace(record, task={"direction": np.array(-1.0)})
+    plot_velocity({"test task 0": record, "test task 1": backward}, str(tmp_path / "v.png"))
+    assert png_size(tmp_path / "v.png") == (800, 520)
+    # Velocity 0, 0.2, ..., 1.4 then at the target: -(1.5 + 1.3 + ... + 0.1) per episode.
+    np.testing.assert_allclose(record.episode_returns(), [-6.4, -6.4], rtol=1e-6)

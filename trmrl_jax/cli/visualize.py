@@ -1,0 +1,82 @@
+"""Pictures of a trained run: attention maps, and what the agent does in one meta-test trial.
+
+    python -m experiments.visualize --workdir=runs/quickstart --episodes=6
+
+Runs one trial (memory kept over --episodes) of the meta-test's own held-out tasks and writes
+into --out (default WORKDIR/pictures): attention.png (TrMRL: each layer's and head's attention
+over the trial, episode boundaries, rewards underneath), paths.png (point_nav: the path of every
+episode, the goal, the training arc and the OOD annulus) or velocity.png (halfcheetah_vel and
+halfcheetah_dir: velocity against the target), for a test task and an OOD task.
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import flags
+
+from trmrl_jax.cli import flags as cli
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A training run's folder.", required=True)
+_OUT = flags.DEFINE_string("out", None, "Folder for the pictures (default: WORKDIR/pictures).")
+_EPISODES = flags.DEFINE_integer("episodes", 0, "Episodes of the trial (0: the run's "
+                                 "eval_episodes).")
+_TASK = flags.DEFINE_integer("task", 0, "Which of the meta-test's held-out tasks (index).")
+_SEED = flags.DEFINE_integer("seed", 0, "Which seed of a run of several.")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+    cli.start_process()
+    import jax
+
+    import trmrl_jax
+    from trmrl_jax.config import ConfigError
+    from trmrl_jax.loop import EVAL_SEED
+    from trmrl_jax.visualize import plot_attention, plot_point_nav, plot_velocity, record_trial
+
+    try:
+        if _EPISODES.value < 0 or _TASK.value < 0:
+            raise ConfigError("--episodes and --task must be >= 0")
+        config, policy = trmrl_jax.load(_WORKDIR.value, seed=_SEED.value)
+    except ConfigError as e:
+        cli.fail(e)
+    episodes = _EPISODES.value or config.eval_episodes
+    # The meta-test's tasks and trial keys (loop.evaluate_seeds, evaluate.meta_test, rollout).
+    task_key, run_key = jax.random.split(jax.random.PRNGKey(EVAL_SEED))
+    num = max(_TASK.value + 1, config.eval_tasks)
+    trial_key = jax.random.split(run_key, num)[_TASK.value]
+    splits = ("test", "ood") if policy.env.has_ood else ("test",)
+    records = {}
+    for split in splits:
+        task = jax.tree.map(lambda x: x[_TASK.value],
+                            policy.env.sample_tasks(task_key, num, split))
+        records[f"{split} task {_TASK.value}"] = record_trial(policy, task, trial_key, episodes)
+    out = _OUT.value or os.path.join(_WORKDIR.value, "pictures")
+    os.makedirs(out, exist_ok=True)
+    title = f"{config.agent} on {config.env}"
+    written = []
+    first = next(iter(records.values()))
+    if first.attention:
+        written.append(os.path.join(out, "attention.png"))
+        plot_attention(first, written[-1], f"{title}: {next(iter(records))}")
+    if config.env == "point_nav":
+        written.append(os.path.join(out, "paths.png"))
+        plot_point_nav(records, written[-1], title)
+    elif "x_velocity" in first.metrics and {"velocity", "direction"} & set(first.task):
+        written.append(os.path.join(out, "velocity.png"))
+        plot_velocity(records, written[-1], title)
+    for label, record in records.items():
+        returns = ", ".join(f"{r:.2f}" for r in record.episode_returns())
+        print(f"{label}: return per episode {returns}")
+    print("pictures: " + ", ".join(written))
+
+
+def run() -> None:
+    """The ``trmrl-visualize`` command and ``python -m experiments.visualize``."""
+    cli.run_app(main, __name__, config_flags=False)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,194 @@
+"""Pictures of what a trained agent does in one meta-test trial, and where its attention goes.
+
+``record_trial`` runs one trial of one task exactly as the meta-test acts (mean actions, memory
+kept across episodes) and keeps every step: observations, actions, rewards, the environment's
+metrics and, for TrMRL, each layer's attention weights (sown by ``EncoderLayer`` into Flax's
+``intermediates`` collection, so the pictures come from the very parameters and code that act).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trmrl_jax.api import Policy
+from trmrl_jax.envs import Task, TrialEnv
+from trmrl_jax.plots import pyplot
+from trmrl_jax.rollout import normalized
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialRecord:
+    """One trial of T = episodes * episode_length steps of one task (NumPy arrays)."""
+
+    obs: np.ndarray  # [T, obs_size] what the agent saw before acting.
+    next_obs: np.ndarray  # [T, obs_size] the observation after the step.
+    action: np.ndarray  # [T, action_size] in [-1, 1].
+    reward: np.ndarray  # [T]
+    metrics: dict[str, np.ndarray]  # The environment's per-step metrics, each [T].
+    task: dict[str, np.ndarray]
+    # Per layer: [heads, T, T], row t = the weights of step t's query over the trial's steps
+    # (zero outside its window); empty for agents without attention.
+    attention: list[np.ndarray]
+    episode_length: int
+
+    @property
+    def episodes(self) -> int:
+        return self.reward.shape[0] // self.episode_length
+
+    def episode_returns(self) -> np.ndarray:
+        """[episodes] undiscounted return of each episode."""
+        return self.reward.reshape(self.episodes, -1).sum(-1)
+
+
+def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> TrialRecord:
+    """Runs one trial of ``task`` (unbatched task pytree) with ``policy`` for ``episodes``
+    episodes. ``key`` is the trial's key, as ``rollout`` splits it for a reset."""
+    cfg, module = policy.config, policy.agent.module
+    trial = TrialEnv(policy.env, cfg.episode_length, episodes, cfg.reset_memory_each_episode)
+    params = policy.params
+
+    def step(state, _):
+        carry, ts = state
+        obs = jax.vmap(trial.observe)(ts)
+        (carry, out), sown = module.apply(
+            params.network, carry, normalized(obs, params.obs_stats, cfg.normalize_obs),
+            method=module.step, mutable=["intermediates"])
+        action = jnp.clip(out.mean, -1.0, 1.0)
+        ts, reward = jax.vmap(trial.step)(ts, action)
+        attention = {name: layer["attention"][0][0, ..., -1, :] if cfg.attention == "window"
+                     else layer["attention"][0][0]  # [heads, N] over the window's slots.
+                     for name, layer in sown.get("intermediates", {}).items()}
+        return (carry, ts), (obs.obs[0], ts.env_state.obs[0], action[0], reward[0],
+                             jax.tree.map(lambda x: x[0], ts.env_state.metrics), attention)
+
+    def episode(state, _):
+        (carry, ts), steps = jax.lax.scan(step, state, None, length=cfg.episode_length)
+        return (carry, jax.vmap(trial.next_episode)(ts)), steps
+
+    @jax.jit
+    def run(task, key):
+        ts = jax.vmap(trial.reset)(jax.random.split(key)[:1], jax.tree.map(lambda x: x[None], task))
+        _, steps = jax.lax.scan(episode, (policy.init_carry(1), ts), None, length=episodes)
+        return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), steps)  # [E, H] -> [T]
+
+    obs, next_obs, action, reward, metrics, attention = jax.device_get(run(task, key))
+    length = reward.shape[0]
+    return TrialRecord(
+        obs=obs, next_obs=next_obs, action=action, reward=reward, metrics=dict(metrics),
+        task={k: np.asarray(v) for k, v in jax.device_get(task).items()},
+        attention=[_over_trial(attention[name], cfg.window, cfg.attention)
+                   for name in sorted(attention, key=lambda n: int(n.rsplit("_", 1)[1]))],
+        episode_length=cfg.episode_length)
+
+
+def _over_trial(slots: np.ndarray, window: int, mode: str) -> np.ndarray:
+    """[T, heads, N] weights over a step's window slots -> [heads, T, T] over trial steps."""
+    length, heads, _ = slots.shape
+    out = np.zeros((heads, length, length), np.float32)
+    for t in range(length):
+        j = np.arange(window)
+        # Sliding: slot j of the KV cache holds step t - (t - j) % N; window: slot j, step
+        # t - (N - 1) + j (the window ends at t).
+        pos = t - (t - j) % window if mode == "sliding" else t - (window - 1) + j
+        keep = pos >= 0
+        out[:, t, pos[keep]] = slots[t][:, keep]
+    return out
+
+
+def _episode_lines(ax: Any, record: TrialRecord, axis: str = "x", **style: Any) -> None:
+    for e in range(1, record.episodes):
+        boundary = e * record.episode_length - 0.5
+        (ax.axvline if axis == "x" else ax.axhline)(boundary, **style)
+
+
+def plot_attention(record: TrialRecord, path: str, title: str = "") -> None:
+    """One image per layer (rows) and head (columns): step t's attention (row) over the steps
+    of the trial (columns), episode boundaries dashed; the reward of every step underneath, on
+    the same time axis, shows whether later episodes look back at earlier rewarding steps."""
+    plt = pyplot()
+    from matplotlib.colors import PowerNorm
+
+    layers, heads = len(record.attention), record.attention[0].shape[0]
+    fig = plt.figure(figsize=(2.6 * heads + 0.6, 2.6 * layers + 1.4))
+    grid = fig.add_gridspec(layers + 1, heads, height_ratios=[1] * layers + [0.45])
+    length = record.reward.shape[0]
+    for layer, weights in enumerate(record.attention):
+        for head in range(heads):
+            ax = fig.add_subplot(grid[layer, head])
+            ax.imshow(weights[head], cmap="magma", norm=PowerNorm(0.5, 0.0, 1.0),
+                      interpolation="nearest", extent=(-0.5, length - 0.5, length - 0.5, -0.5))
+            _episode_lines(ax, record, "x", color="w", lw=0.6, ls="--")
+            _episode_lines(ax, record, "y", color="w", lw=0.6, ls="--")
+            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            if head == 0:
+                ax.set_ylabel("step (query)", fontsize=8)
+    ax = fig.add_subplot(grid[layers, :])
+    ax.plot(np.arange(length), record.reward, lw=1.0)
+    _episode_lines(ax, record, "x", color="gray", lw=0.6, ls="--")
+    ax.set(xlim=(-0.5, length - 0.5), xlabel="step of the trial (key)", ylabel="reward")
+    ax.grid(alpha=0.3)
+    fig.suptitle(title or "attention over the trial")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_point_nav(records: Mapping[str, TrialRecord], path: str, title: str = "") -> None:
+    """point_nav: the path of every episode from the origin, the goal, the training arc
+    (radius 1) and the out-of-distribution annulus (radii 1.25-1.5), as ``PointNav`` draws
+    them. One panel per record (e.g. a test task and an OOD task)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(records), figsize=(4.4 * len(records), 3.4), squeeze=False)
+    angle = np.linspace(0.0, np.pi, 100)
+    for ax, (label, record) in zip(axes[0], records.items()):
+        ax.fill(np.concatenate([1.25 * np.cos(angle), 1.5 * np.cos(angle[::-1])]),
+                np.concatenate([1.25 * np.sin(angle), 1.5 * np.sin(angle[::-1])]),
+                color="orange", alpha=0.15, label="OOD goals")
+        ax.plot(np.cos(angle), np.sin(angle), color="gray", lw=1.0, label="training goals")
+        colors = plt.cm.viridis(np.linspace(0.0, 0.9, record.episodes))
+        returns = record.episode_returns()
+        for e in range(record.episodes):
+            span = slice(e * record.episode_length, (e + 1) * record.episode_length)
+            xy = np.concatenate([record.obs[span][:1], record.next_obs[span]])
+            ax.plot(xy[:, 0], xy[:, 1], color=colors[e], marker=".", ms=3, lw=1.2,
+                    label=f"episode {e + 1}: {returns[e]:.1f}")
+        goal = record.task["goal"]
+        ax.plot(goal[0], goal[1], marker="*", ms=14, color="red", ls="", label="goal")
+        ax.set(title=label, aspect="equal", xlim=(-1.6, 1.6), ylim=(-0.4, 1.6))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="lower left")
+    fig.suptitle(title or "point_nav: paths per episode")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_velocity(records: Mapping[str, TrialRecord], path: str, title: str = "") -> None:
+    """Locomotion: forward velocity at every step against the task's target velocity (or, for
+    a direction task, the sign to run in), episode boundaries dashed. One panel per record."""
+    plt = pyplot()
+    fig, axes = plt.subplots(len(records), 1, figsize=(8, 2.6 * len(records)), squeeze=False)
+    for ax, (label, record) in zip(axes[:, 0], records.items()):
+        velocity = record.metrics["x_velocity"]
+        ax.plot(np.arange(len(velocity)), velocity, lw=1.0, label="x velocity")
+        if "velocity" in record.task:
+            ax.axhline(float(record.task["velocity"]), color="red", lw=1.0, label="target")
+        elif "direction" in record.task:
+            ax.axhline(0.0, color="gray", lw=0.8)
+            label += f" (direction {float(record.task['direction']):+.0f})"
+        _episode_lines(ax, record, "x", color="gray", lw=0.6, ls="--")
+        returns = ", ".join(f"{r:.1f}" for r in record.episode_returns())
+        ax.set(title=f"{label}; returns per episode: {returns}", xlabel="step of the trial",
+               ylabel="m/s")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or "velocity against target")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
