@@ -1,6 +1,7 @@
 """Causal transformer encoder without LayerNorm (post-residual x + attn(x), x + FFN(x)).
 
-Three ways to run the same parameters:
+``Encoder`` turns working memories into episodic memories (embedding, layers, masks, memory
+carries); ``EncoderLayer`` is one layer. Three ways to run the same layer parameters:
 - ``EncoderLayer.__call__`` encodes a sequence [B, L, d] under a boolean mask [L, L] (the causal
   mask inside a ``window``; ``newest_only`` for a window's last layer);
 - ``EncoderLayer.sliding`` encodes a whole trial [B, L, d], each position attending to the last
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 from flax import struct
 
+from trmrl_jax.config import Config
 from trmrl_jax.networks import tfixup
 
 _NEG = -1e9
@@ -192,3 +195,142 @@ class EncoderLayer(nn.Module):
         self._sow_attention(q, cache.k, key_valid, "bhd,bhnd->bhn")  # [B, heads, N] over slots.
         return self._finish(x, _attend(q, k=cache.k, v=cache.v, mask=key_valid,
                                        spec="bhd,bhnd->bhn")), cache
+
+
+@struct.dataclass
+class Windows:
+    """For each step, the window of its last N working memories, oldest first: the input of one
+    ``window``-mode sample, so PPO can draw minibatches of single steps as the reference does."""
+
+    tokens: jax.Array  # [..., N, token_size]; slots before the trial (or episode) are masked.
+    pos: jax.Array  # [..., N] int32 trial step of each slot.
+    valid: jax.Array  # [..., N] bool: the slot holds a working memory of this window.
+
+
+@struct.dataclass
+class SlidingMemory:
+    """Acting memory of ``sliding`` attention: one KV cache per layer."""
+
+    t: jax.Array  # [] int32 step of the trial the next token sits at.
+    caches: tuple[KVCache, ...]  # One per layer, each [B, heads, N, head_dim].
+
+
+@struct.dataclass
+class WindowMemory:
+    """Acting memory of ``window`` attention: the last N embedded working memories."""
+
+    t: jax.Array  # [] int32 step of the trial the next token sits at.
+    window: jax.Array  # [B, N, d_model], oldest first.
+
+
+def initial_memory(cfg: Config, batch: int) -> SlidingMemory | WindowMemory:
+    """The empty memory at the start of a trial, for ``batch`` trials."""
+    t, dtype = jnp.zeros((), jnp.int32), jnp.dtype(cfg.compute_dtype)
+    if cfg.attention == "window":
+        return WindowMemory(t, jnp.zeros((batch, cfg.window, cfg.d_model), dtype))
+    zeros = jnp.zeros((batch, cfg.num_heads, cfg.window, cfg.d_model // cfg.num_heads), dtype)
+    return SlidingMemory(t, tuple(KVCache(zeros, zeros) for _ in range(cfg.num_layers)))
+
+
+class Encoder(nn.Module):
+    """Working memories -> episodic memories: the embedding, the L layers, the masks, and the
+    three ways to run them (``encode_trial`` for a whole trial in one pass, ``encode_step`` for
+    acting with memory, ``encode_window_batch`` for single-step samples of ``window`` mode).
+
+    ``attention='sliding'``: every token attends to the previous N tokens (banded mask); one pass
+    over the trial, a per-layer KV cache while acting. ``attention='window'``: at every step the
+    last N working memories are re-encoded (the paper's semantics) and the output at the newest
+    slot is the episodic memory. ``reset_memory_each_episode`` confines both to the episode.
+    Each method returns (embedded tokens, episodic memories), both [..., d_model].
+    """
+
+    cfg: Config
+
+    def setup(self):
+        cfg = self.cfg
+        tf = cfg.init == "tfixup"
+        emb_init = (tfixup.embedding_init(cfg.d_model, cfg.num_layers) if tf
+                    else nn.initializers.lecun_normal())
+        dtype = jnp.dtype(cfg.compute_dtype)
+        self.embed = nn.Dense(cfg.d_model, use_bias=False, kernel_init=emb_init, dtype=dtype)
+        self.layers = [EncoderLayer(cfg.d_model, cfg.num_heads, cfg.d_ff, cfg.num_layers,
+                                    rotary=cfg.position == "rotary", tfixup=tf, dtype=dtype)
+                       for _ in range(cfg.num_layers)]
+
+    def _episode_length(self) -> int | None:
+        """Memory is confined to one episode only when reproducing the reference exactly."""
+        return self.cfg.episode_length if self.cfg.reset_memory_each_episode else None
+
+    def _window_keys(self, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Positions [..., N] of the window ending at t (oldest first) and which are valid."""
+        n = self.cfg.window
+        pos = t[..., None] - (n - 1) + jnp.arange(n)
+        valid = pos >= 0
+        if (h := self._episode_length()) is not None:
+            valid &= (pos // h) == (t[..., None] // h)
+        return pos, valid
+
+    def _encode_windows(self, x: jax.Array, pos: jax.Array, valid: jax.Array) -> jax.Array:
+        """x: [M, N, d] embedded windows, pos/valid: [M, N] -> [M, d] at the newest slot."""
+        if self.cfg.position == "sinusoid":
+            # The reference's additive slot encoding: the oldest valid memory sits at slot 0.
+            slot = jnp.cumsum(valid, axis=-1) - 1
+            x = x + (sinusoid(slot, self.cfg.d_model) * valid[..., None]).astype(x.dtype)
+        n = self.cfg.window
+        mask = jnp.tril(jnp.ones((n, n), bool))[None] & valid[:, None, :]  # [M, q, k]
+        for layer in self.layers[:-1]:
+            x = layer(x, pos, mask)
+        return self.layers[-1](x, pos, mask, newest_only=True)[:, 0]
+
+    def trial_windows(self, tokens: jax.Array) -> Windows:
+        """tokens [B, T, token_size] (whole trials) -> each step's window, leaves [B, T, N, ...]."""
+        b, t_len = tokens.shape[:2]
+        pos, valid = self._window_keys(jnp.arange(t_len))  # [T, N]
+        chex.assert_shape(pos, (t_len, self.cfg.window))
+        return Windows(tokens=tokens[:, jnp.clip(pos, 0)],
+                       pos=jnp.broadcast_to(pos, (b,) + pos.shape),
+                       valid=jnp.broadcast_to(valid, (b,) + valid.shape))
+
+    def encode_window_batch(self, w: Windows) -> tuple[jax.Array, jax.Array]:
+        """Windows, leaves [M, N, ...] -> (embedded newest tokens [M, d], memories [M, d])."""
+        emb = self.embed(w.tokens)  # [M, N, d]
+        return emb[:, -1], self._encode_windows(emb, w.pos, w.valid)
+
+    def encode_trial(self, tokens: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """tokens [B, T, token_size] (whole trials from their first step) -> (embedded tokens,
+        memories), each [B, T, d]: what ``encode_step`` gives step by step."""
+        if self.cfg.attention == "window":
+            w = self.trial_windows(tokens)
+            b, t_len = w.pos.shape[:2]
+            flat = jax.tree.map(lambda x: x.reshape((b * t_len,) + x.shape[2:]), w)
+            return jax.tree.map(lambda x: x.reshape((b, t_len) + x.shape[1:]),
+                                self.encode_window_batch(flat))
+        emb = self.embed(tokens)  # [B, T, d]
+        memory = emb
+        for layer in self.layers:
+            memory = layer.sliding(memory, self.cfg.window, self._episode_length())
+        return emb, memory
+
+    def encode_step(self, carry: SlidingMemory | WindowMemory, tokens: jax.Array
+                    ) -> tuple[SlidingMemory | WindowMemory, jax.Array, jax.Array]:
+        """One step: carry (``initial_memory``), tokens [B, token_size] -> (carry, embedded
+        tokens [B, d], memories [B, d])."""
+        emb = self.embed(tokens)  # [B, d]
+        t = carry.t
+        if isinstance(carry, SlidingMemory):
+            n = self.cfg.window
+            slot_pos = t - (t - jnp.arange(n)) % n  # Position held by each ring-buffer slot.
+            valid = slot_pos >= 0
+            if (h := self._episode_length()) is not None:
+                valid &= (slot_pos // h) == (t // h)
+            memory, caches = emb, []
+            for layer, cache in zip(self.layers, carry.caches):
+                memory, cache = layer.step(memory, t, cache, valid)
+                caches.append(cache)
+            return SlidingMemory(t + 1, tuple(caches)), emb, memory
+        window = jnp.concatenate([carry.window[:, 1:], emb[:, None]], axis=1)  # [B, N, d]
+        pos, valid = self._window_keys(t)
+        b = emb.shape[0]
+        memory = self._encode_windows(window, jnp.broadcast_to(pos, (b,) + pos.shape),
+                                      jnp.broadcast_to(valid, (b,) + valid.shape))
+        return WindowMemory(t + 1, window), emb, memory

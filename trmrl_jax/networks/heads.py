@@ -9,7 +9,6 @@ import jax.numpy as jnp
 from flax import linen as nn
 from flax import struct
 
-
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
