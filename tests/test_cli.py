@@ -84,7 +84,8 @@ def test_evaluate_cli(trained, tmp_path):
 @pytest.mark.parametrize("flag,message", [
     ("--env=nope", "env='nope' is not registered"),
     ("--agent=transformer", "agent='transformer' is not allowed"),
-    ("--num_tasks=0", "num_tasks=0 must be a positive integer"),
+    ("--num_tasks=0", "num_tasks=0 is not allowed; it must be an integer >= 1"),
+    ("--clip_eps=-1", "clip_eps=-1.0 is not allowed; it must be a number in (0, 1)"),
     ("--window=100", "window=100 is larger than a trial"),
     ("--num_tasks=15", "num_tasks per device (15) is not divisible by num_minibatches=2"),
     ("--num_devices=64", "num_devices=64 but only"),
