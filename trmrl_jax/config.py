@@ -301,7 +301,9 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     """Checks ``config`` before any compilation; raises ``ConfigError`` naming the first bad value.
 
     Each field against its ``RULES`` entry first, then the combinations. ``num_devices`` is the
-    number of devices the run will use (global over processes).
+    number of devices the run will use (global over processes); None while it is not known (a
+    multi-process run before it joins the others): the checks that depend on it are then left
+    to ``train.Run.create``, which always passes it.
     """
     for field in dataclasses.fields(config):
         value, rule = getattr(config, field.name), RULES[field.name]
@@ -323,17 +325,22 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     if config.attention == "sliding" and config.position == "sinusoid":
         raise ConfigError("position='sinusoid' (additive window-slot sinusoids) needs "
                           "attention='window'; sliding attention uses position='rotary'")
-    devices = num_devices or 1
-    if config.num_tasks % devices:
-        raise ConfigError(f"num_tasks={config.num_tasks} does not divide over {devices} devices; "
-                          f"use a multiple of {devices}")
-    local = config.num_tasks // devices
+    if config.steps_per_update > config.total_env_steps:
+        raise ConfigError(f"total_env_steps={config.total_env_steps} is smaller than one update "
+                          f"({config.steps_per_update} env steps)")
+    if config.minibatch_size and (config.agent == "rl2" or (config.agent == "trmrl" and
+                                                             config.attention == "sliding")):
+        raise ConfigError(
+            f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
+            f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
+            "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
+    if num_devices is None:
+        return
+    if config.num_tasks % num_devices:
+        raise ConfigError(f"num_tasks={config.num_tasks} does not divide over {num_devices} "
+                          f"devices; use a multiple of {num_devices}")
+    local = config.num_tasks // num_devices
     if config.minibatch_size:
-        if config.agent == "rl2" or (config.agent == "trmrl" and config.attention == "sliding"):
-            raise ConfigError(
-                f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
-                f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
-                "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
         num = config.minibatches_per_epoch
         if (local * config.trial_length) % num:
             raise ConfigError(
@@ -343,9 +350,6 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     elif local % config.num_minibatches:
         raise ConfigError(f"num_tasks per device ({local}) is not divisible by "
                           f"num_minibatches={config.num_minibatches}")
-    if config.steps_per_update > config.total_env_steps:
-        raise ConfigError(f"total_env_steps={config.total_env_steps} is smaller than one update "
-                          f"({config.steps_per_update} env steps)")
 
 
 def workdir_problem(path: str) -> str | None:
