@@ -16,11 +16,16 @@ import pytest
 
 from conftest import small_config
 from trmrl_jax.checkpoint import DAMAGED_DIR, Checkpointer
-from trmrl_jax.config import ConfigError
-from trmrl_jax.loop import TrainingDiverged, cut_metrics
+from trmrl_jax.config import Config, ConfigError
+from trmrl_jax.loop import TrainingDiverged, cut_metrics, restore_or_init
 from trmrl_jax.train import Run, init_state, replicate, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, PYTHONPATH=ROOT)
+# A CLI run's fields (the defaults, then these): 256 env steps per update, a few ms each.
+CLI_FIELDS = dict(episode_length=8, episodes_per_trial=2, num_tasks=16, window=4, d_model=16,
+                  num_heads=2, d_ff=32, head_hidden=16, num_minibatches=2, num_epochs=1,
+                  eval_tasks=2, eval_episodes=2)
 
 
 def test_non_finite_loss_stops_training_with_the_step(tmp_path):
@@ -79,6 +84,81 @@ def test_checkpoint_of_another_version_is_refused_in_one_line(tmp_path):
         ckpt.restore({"params": {"policy": {"Dense_0": np.ones(3, np.float32)}}})
     assert "\n" not in str(err.value)
     assert ckpt.latest_step() == 1
+
+
+def _cli(workdir, **fields) -> list[str]:
+    return [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+            *[f"--{k}={v}" for k, v in {**CLI_FIELDS, **fields}.items()]]
+
+
+def _wait_for_rows(path, rows: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(path) and sum(1 for _ in open(path)) >= rows:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"no {rows} rows in {path} (exit status {proc.poll()})")
+
+
+def _updates(workdir) -> list[int]:
+    return [json.loads(line)["update"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
+
+
+def _final_state(workdir):
+    """The newest checkpoint of a run, restored as ``train`` would resume it."""
+    with open(os.path.join(workdir, "config.json")) as f:
+        cfg = Config.from_dict(json.load(f))
+    ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
+    state = restore_or_init(Run.create(cfg), ckpt)
+    ckpt.close()
+    return state
+
+
+def test_sigterm_checkpoints_then_a_relaunch_ends_as_an_uninterrupted_run(tmp_path):
+    """SIGTERM in the middle of a run: the update under way finishes, a checkpoint is written
+    (the only one before the end: checkpoint_every is larger than the run), exit status 75;
+    the same command then finishes the run with bit-identical state to a run never stopped."""
+    fields = dict(total_env_steps=256 * 300, checkpoint_every=1000)
+    workdir = str(tmp_path / "stopped")
+    args = _cli(workdir, **fields)
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=err)
+        _wait_for_rows(os.path.join(workdir, "metrics.jsonl"), 3, proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=300) == 75
+    lines = (tmp_path / "stderr").read_text().replace("\r", "\n").strip().splitlines()
+    assert "SIGTERM received: stopping after this update" in "\n".join(lines)
+    done = re.fullmatch(r"stopped by SIGTERM after update (\d+) of 300; checkpoint \1 is in "
+                        r"\S+; run the same command to continue", lines[-1])
+    assert done, lines[-3:]
+    stopped_at = int(done.group(1))
+    assert 3 <= stopped_at < 300
+    assert Checkpointer(workdir, 3).all_steps() == [stopped_at]
+    assert _updates(workdir) == list(range(1, stopped_at + 1))  # Flushed, row for row.
+
+    subprocess.run(args, cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
+    assert _updates(workdir) == list(range(1, 301))
+    resumed = _final_state(workdir)
+    straight, _ = train(Config(**CLI_FIELDS, **fields, workdir=str(tmp_path / "straight")),
+                        progress=False)
+    assert int(np.asarray(resumed.update)[0]) == 300
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_second_signal_stops_at_once(tmp_path):
+    workdir = str(tmp_path / "run")
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen(_cli(workdir, total_env_steps=256 * 100_000), cwd=ROOT, env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        _wait_for_rows(os.path.join(workdir, "metrics.jsonl"), 1, proc)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.005)  # Two signals, not one: the first has been delivered by now.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    text = (tmp_path / "stderr").read_text()
+    assert "SIGINT received: stopping after this update" in text
+    assert text.rstrip().endswith("SIGTERM received again: stopping at once")
 
 
 def _truncate(folder) -> None:
