@@ -124,23 +124,22 @@ def host_key(cpuinfo: str | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def use_compilation_cache() -> str | None:
+def use_compilation_cache() -> None:
     """Turns on the persistent compilation cache as ``--compilation_cache`` says, in the host's
-    own subfolder; returns that folder, or None when the cache stays off. Initialises JAX's
-    backends (for 'auto'): multi-process runs call it after ``distributed.initialize``."""
+    own subfolder. Initialises JAX's backends (to tell CPU from GPU/TPU for 'auto'), so a
+    multi-process run calls it after ``distributed.initialize``."""
     import jax
 
     base = _CACHE.value
     if base == "auto":
         base = "" if jax.default_backend() == "cpu" else DEFAULT_CACHE
     if not base:
-        return None
+        return
     folder = os.path.join(os.path.expanduser(base), host_key())
     jax.config.update("jax_compilation_cache_dir", folder)
     # Every program, not only those over JAX's 1 s default: which ones get cached must not
     # depend on how busy the machine was while compiling.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    return folder
 
 
 def quiet_brax_import_noise() -> None:

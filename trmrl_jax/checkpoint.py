@@ -102,14 +102,13 @@ class Checkpointer:
     def save(self, step: int, state: Any) -> None:
         self.manager.save(step, args=ocp.args.StandardSave(state))
 
-    def restore(self, like: Any, step: int | None = None) -> Any:
-        """Restores into the structure, dtypes and shardings of ``like``.
+    def restore(self, like: Any, step: int) -> Any:
+        """Restores checkpoint ``step`` into the structure, dtypes and shardings of ``like``.
 
         Raises ``ConfigError`` (one line) when the checkpoint's tree does not fit ``like``: it was
         written by another version of the code. Raises ``DamagedCheckpoint`` when its files
         cannot be read. Either way nothing in the workdir is touched.
         """
-        step = self.latest_step() if step is None else step
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         with _orbax_errors_hidden():
             try:

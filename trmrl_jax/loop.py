@@ -298,6 +298,7 @@ def run_training(run: Run, *, progress: bool = True) -> tuple[TrainState, list[d
 
 
 def _train(run: Run, stop: StopSignals, progress: bool) -> tuple[TrainState, list[dict]]:
+    """``run_training`` inside its signal handlers: resume, compile, update, meta-test."""
     cfg = run.cfg
     primary = is_primary()
     ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
