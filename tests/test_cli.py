@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -13,9 +15,10 @@ SMALL = ["--episode_length=8", "--episodes_per_trial=2", "--num_tasks=16", "--wi
          "--num_epochs=1", "--total_env_steps=768", "--eval_tasks=4", "--eval_episodes=3"]
 
 
-def run(module, *args, check=True):
+def run(module, *args, check=True, home=None):
+    env = dict(os.environ, PYTHONPATH=ROOT, **({"HOME": str(home)} if home else {}))
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
+                          text=True, timeout=600, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stderr[-3000:])
     return proc
@@ -31,27 +34,77 @@ def snapshot(folder):
     return out
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("xla_cache"))
+def error_lines(stderr: str) -> list[str]:
+    """The E-level lines of absl/XLA's C++ logging (E, then the date: ``E1128 13:24:03...``)."""
+    return [line for line in stderr.replace("\r", "\n").splitlines() if re.match(r"E\d{4} ", line)]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, cache_dir):
+def home(tmp_path_factory):
+    """A HOME of its own, so the default cache folder (~/.cache/trmrl_jax/xla) starts empty."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, home):
+    """A run with the default settings: the first launch of the relaunch test."""
     workdir = str(tmp_path_factory.mktemp("cli") / "run")
-    proc = run("experiments.train", *SMALL, f"--workdir={workdir}",
-               f"--compilation_cache={cache_dir}")
+    proc = run("experiments.train", *SMALL, f"--workdir={workdir}", home=home)
     return workdir, proc
 
 
-def test_compilation_cache_is_written_then_reused(trained, cache_dir, tmp_path):
-    """A second run of the same shapes finds every program in the persistent cache: it adds no
-    entry (and skips the compile)."""
-    entries = set(os.listdir(cache_dir))
-    assert len(entries) >= 2  # At least the train step and the meta-test.
-    run("experiments.train", *SMALL, f"--workdir={tmp_path / 'again'}",
-        f"--compilation_cache={cache_dir}")
-    assert set(os.listdir(cache_dir)) == entries
+def test_relaunch_prints_no_error_lines(trained, home, tmp_path):
+    """A run and its relaunch with the default cache setting log no E-level line. On CPU the
+    cache stays off (BUILD.md, "Faults a batch job meets"): nothing is written under ~/.cache."""
+    import jax
+
+    workdir = str(tmp_path / "run")
+    shutil.copytree(trained[0], workdir)
+    relaunch = run("experiments.train", *SMALL, f"--workdir={workdir}", home=home)
+    assert error_lines(trained[1].stderr) == [] and error_lines(relaunch.stderr) == []
+    cached = os.path.isdir(home / ".cache" / "trmrl_jax" / "xla")
+    assert cached == (jax.default_backend() != "cpu")
+
+
+def test_compilation_cache_is_keyed_by_the_host(trained, tmp_path):
+    """An explicit --compilation_cache puts entries into the host's own subfolder. Renamed to
+    the key of a host whose CPU lacks one feature, they are not loaded: the next launch
+    compiles every program again into this host's subfolder and leaves the other's alone."""
+    from experiments.flags import host_key
+
+    cache = tmp_path / "cache"
+    args = ("experiments.evaluate", f"--workdir={trained[0]}", "--num_tasks=2", "--episodes=2",
+            f"--out={tmp_path / 'eval'}", f"--compilation_cache={cache}")
+    run(*args)
+    mine = host_key()
+    assert os.listdir(cache) == [mine]
+    names = sorted(os.listdir(cache / mine))
+    assert len(names) >= 2  # At least the initial state and the meta-test.
+    lines = open("/proc/cpuinfo").read().splitlines()
+    at = next(i for i, line in enumerate(lines)
+              if line.split(":")[0].strip() in ("flags", "Features"))
+    name, _, features = lines[at].partition(":")
+    lines[at] = f"{name}: {' '.join(features.split()[1:])}"  # The first feature missing.
+    other = host_key("\n".join(lines))
+    assert other != mine
+    os.rename(cache / mine, cache / other)
+    theirs = snapshot(cache / other)
+    run(*args)
+    assert sorted(os.listdir(cache)) == sorted([mine, other])
+    assert sorted(os.listdir(cache / mine)) == names
+    assert snapshot(cache / other) == theirs
+
+
+@pytest.mark.parametrize("where,message", [
+    ("file", "is a file, not a folder"), ("file/run", "lies under"),
+])
+def test_a_workdir_that_is_or_lies_under_a_file_is_refused(tmp_path, where, message):
+    (tmp_path / "file").write_text("not a folder")
+    proc = run("experiments.train", *SMALL, f"--workdir={tmp_path / where}", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"error: workdir={str(tmp_path / where)!r} {message}")
+    assert sorted(os.listdir(tmp_path)) == ["file"]
 
 
 def test_train_writes_every_output(trained):
@@ -85,7 +138,8 @@ def test_evaluate_cli(trained, tmp_path):
 @pytest.mark.parametrize("flag,message", [
     ("--env=nope", "env='nope' is not registered"),
     ("--agent=transformer", "agent='transformer' is not allowed"),
-    ("--num_tasks=0", "num_tasks=0 must be a positive integer"),
+    ("--num_tasks=0", "num_tasks=0 is not allowed; it must be an integer >= 1"),
+    ("--clip_eps=-1", "clip_eps=-1.0 is not allowed; it must be a number in (0, 1)"),
     ("--window=100", "window=100 is larger than a trial"),
     ("--num_tasks=15", "num_tasks per device (15) is not divisible by num_minibatches=2"),
     ("--num_devices=64", "num_devices=64 but only"),

@@ -95,6 +95,31 @@ def test_killed_two_process_run_resumes(tmp_path):
     assert updates == list(range(1, 11))  # 2560 env steps = 10 updates of 16 x 16.
 
 
+def test_sigterm_to_one_process_stops_both_after_the_same_update(tmp_path):
+    """SIGTERM reaches process 1 alone (one worker evicted): the stop request is gathered over
+    the processes between updates, so both stop after the same update, write its checkpoint
+    together and exit with status 75."""
+    workdir = str(tmp_path / "run")
+    args = ("--total_env_steps=256000", "--checkpoint_every=1000", "--coordinator_timeout_s=60")
+    procs = launch(workdir, *args)
+    metrics = os.path.join(workdir, "metrics.jsonl")
+    deadline = time.time() + 300
+    while time.time() < deadline and not (os.path.exists(metrics)
+                                          and sum(1 for _ in open(metrics)) >= 2):
+        time.sleep(0.01)
+    procs[1].send_signal(signal.SIGTERM)
+    codes, outs = wait_all(procs, timeout=300)
+    assert codes == [75, 75], outs[0][1][-2000:] + outs[1][1][-2000:]
+    last = [err.strip().splitlines()[-1] for _, err in outs]
+    update = int(last[0].split(" after update ")[1].split()[0])
+    for line in last:
+        assert line.startswith(f"stopped by SIGTERM (process 1) after update {update} of 1000; "
+                               f"checkpoint {update} is in "), line
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [str(update)]
+    updates = [json.loads(line)["update"] for line in open(metrics)]
+    assert updates == list(range(1, update + 1))
+
+
 def _refused(tmp_path, procs):
     codes, outs = wait_all(procs, timeout=300)
     assert all(c == 2 for c in codes), outs

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping
+import math
+import os
+from typing import Any, Callable, Mapping
 
 AGENTS = ("trmrl", "rl2", "mlp", "oracle")
 ATTENTION_MODES = ("sliding", "window")
@@ -210,59 +212,156 @@ class Config:
         return cls(**d)
 
 
-def _choice(name: str, value: str, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """The values one field allows: ``check`` decides, ``allowed`` says which in words (a string,
+    or a function giving one, for sets known only at run time such as the registered envs)."""
+
+    check: Callable[[Any], bool]
+    allowed: str | Callable[[], str]
+
+    def describe(self) -> str:
+        return self.allowed if isinstance(self.allowed, str) else self.allowed()
+
+
+def _integer(low: int, high: int | None = None) -> Rule:
+    def check(v: Any) -> bool:
+        return (isinstance(v, int) and not isinstance(v, bool) and v >= low
+                and (high is None or v <= high))
+
+    return Rule(check, f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]")
+
+
+def _number(low: float, high: float = math.inf, *, low_open: bool = False,
+            high_open: bool = False) -> Rule:
+    """A finite int or float in an interval; ``nan`` and ``inf`` are never allowed."""
+
+    def check(v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+
+    if high == math.inf:
+        return Rule(check, f"a finite number {'>' if low_open else '>='} {low:g}")
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    return Rule(check, f"a number in {interval}")
+
+
+def _one_of(values: tuple[str, ...]) -> Rule:
+    return Rule(lambda v: isinstance(v, str) and v in values, "one of " + ", ".join(values))
+
+
+def _address(v: Any) -> bool:
+    """'' or host:port with a port in [1, 65535]."""
+    if not isinstance(v, str):
+        return False
+    host, _, port = v.rpartition(":")
+    return v == "" or (bool(host) and not any(c.isspace() for c in v) and port.isdigit()
+                       and 1 <= int(port) <= 65535)
+
+
+def _registered_envs() -> tuple[str, ...]:
+    from trmrl_jax import envs  # Local import: the registry may hold user distributions.
+
+    return envs.registered()
+
+
+_FLAG = Rule(lambda v: isinstance(v, bool), "True or False")
+_POSITIVE = _integer(1)
+_COUNT = _integer(0)
+_FRACTION = _number(0.0, 1.0)
+
+# Every Config field and the values it allows, checked one by one by ``validate`` (which then
+# checks the combinations). tests/test_config.py tries an invalid value of every field, so a
+# field added to Config without an entry here fails the tests.
+RULES: dict[str, Rule] = {
+    "env": Rule(lambda v: isinstance(v, str) and v in _registered_envs(),
+                lambda: "one of " + ", ".join(_registered_envs())),
+    "backend": _one_of(BACKENDS),
+    "episode_length": _POSITIVE,
+    "episodes_per_trial": _POSITIVE,
+    "num_tasks": _POSITIVE,
+    "reset_memory_each_episode": _FLAG,
+    "agent": _one_of(AGENTS),
+    "attention": _one_of(ATTENTION_MODES),
+    "window": _POSITIVE,
+    "num_layers": _POSITIVE,
+    "num_heads": _POSITIVE,
+    "d_model": _POSITIVE,
+    "d_ff": _POSITIVE,
+    "position": _one_of(POSITIONS),
+    "policy_input": _one_of(POLICY_INPUTS),
+    "value_input": _one_of(VALUE_INPUTS),
+    "init": _one_of(INITS),
+    "head_hidden": _POSITIVE,
+    "gru_size": _POSITIVE,
+    "compute_dtype": _one_of(COMPUTE_DTYPES),
+    "init_std": _number(0.0, low_open=True),
+    "policy_out_gain": _number(0.0, low_open=True),
+    "total_env_steps": _POSITIVE,
+    "learning_rate": _number(0.0, low_open=True),
+    "value_learning_rate": _number(0.0, low_open=True),
+    "lr_final_fraction": _number(0.0, 1.0, low_open=True),
+    "value_lr_final_fraction": _number(0.0, 1.0, low_open=True),
+    "lr_decay_begin": _COUNT,
+    "lr_decay_end": _COUNT,
+    "lr_decay_shape": _one_of(LR_SHAPES),
+    "weight_decay": _number(0.0),
+    "max_grad_norm": _number(0.0),  # 0: no clipping.
+    "optimizer_layout": _one_of(OPTIMIZER_LAYOUTS),
+    "value_target": _one_of(VALUE_TARGETS),
+    "value_loss": _one_of(VALUE_LOSSES),
+    "gamma": _FRACTION,
+    "gae_lambda": _FRACTION,
+    # The PPO ratio is clipped to [1 - eps, 1 + eps]: eps >= 1 leaves no lower clip.
+    "clip_eps": _number(0.0, 1.0, low_open=True, high_open=True),
+    "num_epochs": _POSITIVE,
+    "num_minibatches": _POSITIVE,
+    "minibatch_size": _COUNT,  # 0: num_minibatches of whole trials.
+    "vf_coef": _number(0.0),
+    "ent_coef": _number(0.0),
+    "reward_scale": _number(0.0, low_open=True),
+    "normalize_obs": _FLAG,
+    "normalize_advantages": _FLAG,
+    "eval_tasks": _POSITIVE,
+    "eval_episodes": _POSITIVE,
+    "eval_every": _COUNT,  # 0: only at the end.
+    "ood": _FLAG,
+    "seed": _integer(0, 2**31 - 1),  # Seeds seed .. seed + num_seeds - 1 are int32.
+    "num_seeds": _POSITIVE,
+    "num_devices": _COUNT,  # 0: every device.
+    "coordinator_address": Rule(_address, "'' or host:port with a port in [1, 65535]"),
+    "num_processes": _COUNT,  # 0: single, or detected.
+    "process_id": _integer(-1),  # -1: detected.
+    "coordinator_timeout_s": _POSITIVE,
+    "resume": _FLAG,
+    "log_every": _POSITIVE,
+    "checkpoint_every": _POSITIVE,
+    "keep_checkpoints": _POSITIVE,
+    "workdir": Rule(lambda v: isinstance(v, str) and bool(v.strip()) and "\0" not in v,
+                    "a non-empty path"),
+}
 
 
 def validate(config: Config, num_devices: int | None = None) -> None:
     """Checks ``config`` before any compilation; raises ``ConfigError`` naming the first bad value.
 
-    ``num_devices`` is the number of devices the run will use (global over processes).
+    Each field against its ``RULES`` entry first, then the combinations. ``num_devices`` is the
+    number of devices the run will use (global over processes); None while it is not known (a
+    multi-process run before it joins the others): the checks that depend on it are then left
+    to ``train.Run.create``, which always passes it.
     """
-    from trmrl_jax import envs  # Local import: the registry may hold user distributions.
-
-    if config.env not in envs.registered():
-        raise ConfigError(
-            f"env={config.env!r} is not registered; choose one of {', '.join(envs.registered())}")
-    _choice("agent", config.agent, AGENTS)
-    _choice("attention", config.attention, ATTENTION_MODES)
-    _choice("position", config.position, POSITIONS)
-    _choice("policy_input", config.policy_input, POLICY_INPUTS)
-    _choice("value_input", config.value_input, VALUE_INPUTS)
-    _choice("init", config.init, INITS)
-    _choice("backend", config.backend, BACKENDS)
-    _choice("compute_dtype", config.compute_dtype, COMPUTE_DTYPES)
-    _choice("lr_decay_shape", config.lr_decay_shape, LR_SHAPES)
-    _choice("optimizer_layout", config.optimizer_layout, OPTIMIZER_LAYOUTS)
-    _choice("value_target", config.value_target, VALUE_TARGETS)
-    _choice("value_loss", config.value_loss, VALUE_LOSSES)
-    positive = ("episode_length", "episodes_per_trial", "num_tasks", "window", "num_layers",
-                "num_heads", "d_model", "d_ff", "head_hidden", "gru_size", "total_env_steps",
-                "num_epochs", "num_minibatches", "eval_tasks", "eval_episodes", "num_seeds",
-                "log_every", "checkpoint_every", "keep_checkpoints")
-    for name in positive:
-        if getattr(config, name) <= 0:
-            raise ConfigError(f"{name}={getattr(config, name)} must be a positive integer")
-    for name in ("learning_rate", "value_learning_rate", "init_std", "reward_scale"):
-        if not getattr(config, name) > 0:
-            raise ConfigError(f"{name}={getattr(config, name)} must be > 0")
-    for name in ("gamma", "gae_lambda"):
-        if not 0.0 <= getattr(config, name) <= 1.0:
-            raise ConfigError(f"{name}={getattr(config, name)} must lie in [0, 1]")
-    for name in ("lr_final_fraction", "value_lr_final_fraction"):
-        if not 0.0 < getattr(config, name) <= 1.0:
-            raise ConfigError(f"{name}={getattr(config, name)} must lie in (0, 1]")
-    for name in ("lr_decay_begin", "lr_decay_end", "minibatch_size"):
-        if getattr(config, name) < 0:
-            raise ConfigError(f"{name}={getattr(config, name)} must be >= 0")
+    for field in dataclasses.fields(config):
+        value, rule = getattr(config, field.name), RULES[field.name]
+        if not rule.check(value):
+            raise ConfigError(f"{field.name}={value!r} is not allowed; it must be "
+                              f"{rule.describe()}")
+    if config.seed + config.num_seeds - 1 > 2**31 - 1:
+        raise ConfigError(f"seed={config.seed} with num_seeds={config.num_seeds} passes "
+                          f"2**31 - 1; use a smaller seed")
     if config.lr_decay_begin >= config.lr_decay_stop:
         raise ConfigError(f"lr_decay_begin={config.lr_decay_begin} must come before the end of "
                           f"the decay (update {config.lr_decay_stop})")
-    if not config.max_grad_norm >= 0:
-        raise ConfigError(f"max_grad_norm={config.max_grad_norm} must be >= 0 (0: no clipping)")
-    if config.eval_every < 0 or config.num_devices < 0:
-        raise ConfigError("eval_every and num_devices must be >= 0")
     if config.d_model % config.num_heads or (config.d_model // config.num_heads) % 2:
         raise ConfigError(f"d_model={config.d_model} must split into num_heads={config.num_heads} "
                           "heads of even size")
@@ -272,17 +371,22 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     if config.attention == "sliding" and config.position == "sinusoid":
         raise ConfigError("position='sinusoid' (additive window-slot sinusoids) needs "
                           "attention='window'; sliding attention uses position='rotary'")
-    devices = num_devices or 1
-    if config.num_tasks % devices:
-        raise ConfigError(f"num_tasks={config.num_tasks} does not divide over {devices} devices; "
-                          f"use a multiple of {devices}")
-    local = config.num_tasks // devices
+    if config.steps_per_update > config.total_env_steps:
+        raise ConfigError(f"total_env_steps={config.total_env_steps} is smaller than one update "
+                          f"({config.steps_per_update} env steps)")
+    if config.minibatch_size and (config.agent == "rl2" or (config.agent == "trmrl" and
+                                                             config.attention == "sliding")):
+        raise ConfigError(
+            f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
+            f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
+            "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
+    if num_devices is None:
+        return
+    if config.num_tasks % num_devices:
+        raise ConfigError(f"num_tasks={config.num_tasks} does not divide over {num_devices} "
+                          f"devices; use a multiple of {num_devices}")
+    local = config.num_tasks // num_devices
     if config.minibatch_size:
-        if config.agent == "rl2" or (config.agent == "trmrl" and config.attention == "sliding"):
-            raise ConfigError(
-                f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
-                f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
-                "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
         num = config.minibatches_per_epoch
         if (local * config.trial_length) % num:
             raise ConfigError(
@@ -292,9 +396,27 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     elif local % config.num_minibatches:
         raise ConfigError(f"num_tasks per device ({local}) is not divisible by "
                           f"num_minibatches={config.num_minibatches}")
-    if config.steps_per_update > config.total_env_steps:
-        raise ConfigError(f"total_env_steps={config.total_env_steps} is smaller than one update "
-                          f"({config.steps_per_update} env steps)")
+
+
+def workdir_problem(path: str) -> str | None:
+    """Why ``path`` cannot be, or become, a writable folder, or None when it can: checked
+    before a run writes anything (``validate`` does not, as ``evaluate`` may read a run it cannot
+    write)."""
+    path = os.path.abspath(path)
+    if os.path.lexists(path) and not os.path.exists(path):
+        return "is a broken link"
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            return "is a file, not a folder"
+        return None if os.access(path, os.W_OK | os.X_OK) else "is not writable"
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"lies under {parent!r}, which is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent!r} is not writable"
+    return None
 
 
 def _paper_presets() -> dict[str, Config]:

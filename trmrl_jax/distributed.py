@@ -13,6 +13,7 @@ import socket
 import time
 
 import jax
+import numpy as np
 
 from trmrl_jax.config import Config, ConfigError
 
@@ -75,6 +76,10 @@ def initialize(cfg: Config) -> None:
     validate_cluster(cfg)
     if jax.distributed.is_initialized():
         return
+    # The host loop agrees on the update at which to stop after SIGTERM/SIGINT itself
+    # (``process_values``), for one process and many alike; JAX's preemption service would
+    # install a SIGTERM handler of its own in C++, which the loop's would replace.
+    jax.config.update("jax_enable_preemption_service", False)
     # CPU collectives across processes go through gloo; GPU and TPU ignore this setting.
     if cfg.num_processes > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -93,3 +98,22 @@ def initialize(cfg: Config) -> None:
 def is_primary() -> bool:
     """Process 0 alone writes logs, evaluation results and plots."""
     return jax.process_index() == 0
+
+
+def process_values(value: int) -> list[int]:
+    """``value`` of every process, in process order. A collective: every process must call it at
+    the same point of the program (the host loop does, between updates)."""
+    if jax.process_count() == 1:
+        return [value]
+    from jax.experimental import multihost_utils
+
+    gathered = multihost_utils.process_allgather(np.asarray(value, np.int32))
+    return [int(v) for v in np.asarray(gathered)]
+
+
+def barrier(name: str) -> None:
+    """Waits until every process reaches ``name`` (nothing to wait for with one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)

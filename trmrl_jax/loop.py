@@ -1,4 +1,5 @@
-"""The host loop around the compiled step: resume, log, checkpoint, stop on divergence, meta-test.
+"""The host loop around the compiled step: resume, log, checkpoint, stop on divergence or on a
+signal, meta-test.
 
 Nothing here runs inside the step; between steps the host only reads a small dict of scalars.
 """
@@ -7,16 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import sys
+import threading
 import time
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
 
-from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
-from trmrl_jax.config import Config, ConfigError
-from trmrl_jax.distributed import is_primary
+from trmrl_jax.checkpoint import Checkpointer, DamagedCheckpoint, has_checkpoint
+from trmrl_jax.config import Config, ConfigError, workdir_problem
+from trmrl_jax.distributed import barrier, is_primary, process_values
 from trmrl_jax.envs import SPLITS
 from trmrl_jax.evaluate import meta_test, random_policy_levels, summarize, write_results
 from trmrl_jax.plots import plot_learning_curves
@@ -24,8 +28,8 @@ from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replic
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
 # Fields a resumed run may change; any other difference makes the workdir's run incompatible.
-RESUMABLE_CHANGES = frozenset({"total_env_steps", "lr_decay_end", "eval_every", "log_every", "checkpoint_every",
-                               "keep_checkpoints", "eval_tasks", "eval_episodes", "ood",
+RESUMABLE_CHANGES = frozenset({"total_env_steps", "lr_decay_end", "eval_every", "log_every",
+                               "checkpoint_every", "keep_checkpoints", "eval_tasks", "eval_episodes", "ood",
                                "workdir", "num_devices", "coordinator_address", "num_processes",
                                "process_id", "coordinator_timeout_s", "resume"})
 
@@ -34,8 +38,17 @@ class TrainingDiverged(RuntimeError):
     """The loss or the parameters stopped being finite."""
 
 
+class TrainingStopped(Exception):
+    """SIGTERM or SIGINT stopped the run between two updates, after checkpointing the last one;
+    running the same command again continues it exactly."""
+
+
 def check_workdir(cfg: Config) -> None:
-    """Refuses a workdir that holds a run of an incompatible config (before anything is written)."""
+    """Refuses a workdir that cannot be written or that holds a run of an incompatible config
+    (before anything is written)."""
+    problem = workdir_problem(cfg.workdir)
+    if problem:
+        raise ConfigError(f"workdir={cfg.workdir!r} {problem}; choose a writable folder")
     if not cfg.resume and has_checkpoint(cfg.workdir):
         raise ConfigError(f"workdir {cfg.workdir!r} holds checkpoints and resume=False; "
                           "use --resume to continue that run or another --workdir")
@@ -109,18 +122,38 @@ def results_scalars(results: dict) -> dict[str, float]:
     return out
 
 
+def cut_metrics(path: str, last_update: int) -> None:
+    """Keeps the rows of ``path`` up to ``last_update``: a resumed run continues after it and
+    never duplicates a row. Written aside, then renamed over the log, so a kill at any moment
+    leaves the whole old log or the whole new one. A line that does not parse (the torn end of
+    an append cut by a kill) is dropped."""
+    with open(path) as f:
+        lines = f.readlines()
+    keep = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("update", 0) <= last_update:
+            keep.append(line if line.endswith("\n") else line + "\n")
+    if keep == lines:
+        return
+    with open(path + ".tmp", "w") as f:
+        f.writelines(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
+
+
 class MetricsLog:
     """``metrics.jsonl`` (one object per logged update) plus TensorBoard events: every scalar,
     the per-episode curves, the configuration as text and as hparams."""
 
     def __init__(self, cfg: Config, resume_update: int):
         self.path = os.path.join(cfg.workdir, "metrics.jsonl")
-        if os.path.exists(self.path):  # Continue after the restored update, never duplicate.
-            with open(self.path) as f:
-                rows = [line for line in f if line.strip()
-                        and json.loads(line).get("update", 0) <= resume_update]
-            with open(self.path, "w") as f:
-                f.writelines(rows)
+        if os.path.exists(self.path):
+            cut_metrics(self.path, resume_update)
         from tensorboardX import SummaryWriter
         from tensorboardX.summary import hparams
 
@@ -181,10 +214,41 @@ def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int
     return out
 
 
-def restore_or_init(run: Run, ckpt: Checkpointer) -> TrainState:
-    """The newest complete checkpoint of the workdir, or a fresh state; replicated on the mesh."""
-    state = replicate(init_state(run.cfg, run.env, run.agent), run.mesh)
-    return state if ckpt.latest_step() is None else ckpt.restore(state)
+def restore_or_init(run: Run, ckpt: Checkpointer, *, set_aside_damaged: bool = False
+                    ) -> TrainState:
+    """The newest checkpoint of the workdir that restores, or a fresh state when it has none;
+    replicated on the mesh.
+
+    A damaged checkpoint (files that cannot be read) is reported in one line on stderr and
+    skipped for the one before it; with ``set_aside_damaged`` (training, which will write that
+    step again) it is moved to ``damaged_checkpoints/``, never deleted. A checkpoint of another
+    version is refused (``ConfigError``), as is a workdir whose checkpoints are all damaged.
+    """
+    fresh = replicate(init_state(run.cfg, run.env, run.agent), run.mesh)
+    state, restored, damaged = fresh, None, []
+    for step in reversed(ckpt.all_steps()):
+        try:
+            state, restored = ckpt.restore(fresh, step), step
+            break
+        except DamagedCheckpoint as e:
+            damaged.append(e)
+    if damaged and restored is None:  # Refused, nothing moved: starting afresh is the user's call.
+        raise ConfigError(f"no checkpoint in {ckpt.directory!r} restores "
+                          f"({'; '.join(map(str, damaged))}); move them away to start afresh, "
+                          "or use another --workdir")
+    for e in damaged:
+        if is_primary():
+            where = ckpt.set_aside(e.step) if set_aside_damaged else None
+            print(f"warning: {e}; skipped, {f'moved to {where}' if where else 'left in place'}, "
+                  f"using checkpoint {restored}", file=sys.stderr, flush=True)
+    if set_aside_damaged:  # Every process then lists the same steps, whatever it saw itself.
+        barrier("trmrl_jax_checkpoints_set_aside")
+        ckpt.reload()
+    steps = process_values(-1 if restored is None else restored)
+    if len(set(steps)) > 1:
+        raise ConfigError(f"the processes restored different checkpoints ({steps}); every "
+                          f"process must see the same {ckpt.directory!r} (a shared file system)")
+    return state
 
 
 def _row(run: Run, update: int, metrics: dict, dt: float, elapsed: float) -> dict:
@@ -267,6 +331,92 @@ class Progress:
             self.bar.close()
 
 
+class StopSignals:
+    """While active, SIGTERM and SIGINT (what a cluster sends before it kills a job, and Ctrl-C)
+    ask the loop to stop between updates; a second one ends the process at once with status
+    128 + its number (143 for SIGTERM, 130 for SIGINT), leaving the last checkpoint as it is.
+
+    A Python signal handler runs only when the main thread next runs Python code, which can be
+    minutes away inside a compiled step; so the handlers do nothing themselves, and a thread
+    reads the signal numbers that Python's C-level handler writes to the wakeup socket the
+    moment a signal arrives. Handlers can only be set from the main thread; elsewhere signals
+    keep their own.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received = 0  # The first signal's number, 0 while none came.
+        self._previous: dict[int, Any] = {}
+        self._previous_fd = -1
+        self._sockets: tuple[socket.socket, socket.socket] | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        reader, writer = self._sockets = socket.socketpair()
+        writer.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        self._previous = {s: signal.signal(s, lambda signum, frame: None) for s in self.SIGNALS}
+        self._thread = threading.Thread(target=self._watch, args=(reader,), daemon=True,
+                                        name="trmrl_jax-stop-signals")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._sockets is None:
+            return
+        for s, handler in self._previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        reader, writer = self._sockets
+        writer.close()  # The watching thread reads the end of the stream and returns.
+        if self._thread is not None:
+            self._thread.join()
+        reader.close()
+
+    def _watch(self, reader: socket.socket) -> None:
+        while data := reader.recv(64):
+            for signum in data:
+                if signum not in self.SIGNALS:
+                    continue
+                name = signal.Signals(signum).name
+                if self.received:
+                    os.write(2, f"\n{name} received again: stopping at once\n".encode())
+                    os._exit(128 + signum)
+                self.received = signum
+                os.write(2, f"\n{name} received: stopping after this update with a checkpoint; "
+                            "a second signal stops at once\n".encode())
+
+    def agreed(self) -> str | None:
+        """The name of a signal some process received (the lowest such process's), else None.
+        Every process calls it between the same two updates, so all stop after the same one."""
+        received = process_values(self.received)
+        first = next((r for r in received if r), 0)
+        if not first:
+            return None
+        name = signal.Signals(first).name
+        return name if len(received) == 1 else f"{name} (process {received.index(first)})"
+
+
+def _diverged(cfg: Config, update: int, finite: np.ndarray, last_saved: int, where: str) -> str:
+    """The divergence message, naming the seeds whose loss or parameters are not finite."""
+    seeds = [cfg.seed + i for i in np.flatnonzero(np.asarray(finite) == 0)]
+    which = (f"seed {seeds[0]}" if cfg.num_seeds == 1 else
+             f"seed(s) {', '.join(map(str, seeds))} of {cfg.seed}..{cfg.seed + cfg.num_seeds - 1}"
+             " (the whole run stops: its seeds share one program and one checkpoint)")
+    return (f"loss or parameters became non-finite at update {update} "
+            f"(env step {update * cfg.steps_per_update}) for {which}; the last good checkpoint "
+            f"(update {last_saved}) is kept in {where}")
+
+
+def _stopped(signal_name: str, when: str, last_saved: int, where: str) -> TrainingStopped:
+    saved = f"checkpoint {last_saved} is in {where}" if last_saved else "nothing to checkpoint yet"
+    return TrainingStopped(f"stopped by {signal_name} {when}; {saved}; run the same command to "
+                           "continue")
+
+
 def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callback] = ()
                  ) -> tuple[TrainState, list[dict]]:
     """Every process runs the same steps; process 0 alone writes logs, results and plots.
@@ -276,12 +426,24 @@ def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callbac
     state)``: ``row`` is the metrics row of that update (``metrics.jsonl``'s keys, means over
     seeds; ``eval_test_*`` when a meta-test was due), ``state`` a host copy of the whole
     ``TrainState`` (leaves [num_seeds, ...]).
+
+    Raises ``TrainingStopped`` after SIGTERM/SIGINT (checkpoint written, logs flushed, no
+    meta-test) and ``TrainingDiverged`` when a seed's loss or parameters stop being finite.
     """
     cfg = run.cfg
     check_workdir(cfg)
+    with StopSignals() as stop:  # From the start: a signal while compiling stops before update 1.
+        return _train(run, stop, progress, callbacks)
+
+
+def _train(run: Run, stop: StopSignals, progress: bool, callbacks: Sequence[Callback]
+           ) -> tuple[TrainState, list[dict]]:
+    """``run_training`` inside its signal handlers: resume, compile, update, meta-test."""
+    cfg = run.cfg
     primary = is_primary()
     ckpt = Checkpointer(cfg.workdir, cfg.keep_checkpoints)
-    state = restore_or_init(run, ckpt)  # Before config.json: a refused checkpoint changes nothing.
+    # Before config.json: a refused checkpoint changes nothing.
+    state = restore_or_init(run, ckpt, set_aside_damaged=True)
     if primary:
         # Written aside, then renamed: another process's check_workdir may be reading it.
         path = os.path.join(cfg.workdir, "config.json")
@@ -301,15 +463,20 @@ def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callbac
     finished = False
     try:
         for update in range(start + 1, cfg.num_updates + 1):
+            signalled = stop.agreed()
+            if signalled:
+                if update - 1 > last_saved:
+                    ckpt.save(update - 1, state)
+                    last_saved = update - 1
+                raise _stopped(signalled, f"after update {update - 1} of {cfg.num_updates}",
+                               last_saved, ckpt.directory)
             t = time.perf_counter()
             new_state, metrics = step(state)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t
             if not np.all(metrics["finite"]):
-                raise TrainingDiverged(
-                    f"loss or parameters became non-finite at update {update} "
-                    f"(env step {update * cfg.steps_per_update}); the last good checkpoint "
-                    f"(update {last_saved}) is kept in {ckpt.directory}")
+                raise TrainingDiverged(_diverged(cfg, update, metrics["finite"], last_saved,
+                                                 ckpt.directory))
             state = new_state
             due_eval = bool(cfg.eval_every) and update % cfg.eval_every == 0
             due_log = due_eval or update % cfg.log_every == 0 or update == cfg.num_updates
@@ -331,6 +498,9 @@ def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callbac
             if update % cfg.checkpoint_every == 0 or update == cfg.num_updates:
                 ckpt.save(update, state)
                 last_saved = update
+        signalled = stop.agreed()
+        if signalled:
+            raise _stopped(signalled, "before the final meta-test", last_saved, ckpt.directory)
 
         if primary:  # The meta-test runs on process 0's own device, from a host copy of the state.
             ood = cfg.ood and run.env.has_ood

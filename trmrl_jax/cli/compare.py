@@ -112,6 +112,8 @@ def plot(results: dict, runs: dict, root: str, title: str) -> None:
 def main(argv: list[str]) -> None:
     cli.start_process()
     from trmrl_jax.config import ConfigError, validate
+    from trmrl_jax.distributed import initialize
+    from trmrl_jax.loop import TrainingStopped
     from trmrl_jax.train import train
 
     try:
@@ -125,13 +127,17 @@ def main(argv: list[str]) -> None:
                 for name, cfg in runs.items()}
         for cfg in runs.values():
             validate(cfg)
+        initialize(base)  # Joins the other processes; the platform (for the cache) is then known.
     except ConfigError as e:
         cli.fail(e)
+    cli.use_compilation_cache()
     results = {}
     for name, cfg in runs.items():
         t0 = time.perf_counter()
         try:
             train(cfg)
+        except TrainingStopped as e:  # The same command continues this run and does the rest.
+            cli.stopped(e)
         except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
             cli.fail(e)
         results[name] = summarize_run(cfg.workdir, time.perf_counter() - t0)

@@ -24,6 +24,7 @@ _SPLITS = flags.DEFINE_list("splits", ["train", "test", "ood"], "Task splits to 
 
 def main(argv: list[str]) -> None:
     cli.start_process()
+    cli.use_compilation_cache()
     from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
     from trmrl_jax.config import Config, ConfigError
     from trmrl_jax.envs import SPLITS
@@ -46,7 +47,8 @@ def main(argv: list[str]) -> None:
             cfg = Config.from_dict(json.load(f))
         run = Run.create(cfg)
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
-        state = restore_or_init(run, ckpt)  # Refuses a checkpoint of another version.
+        # Refuses a checkpoint of another version; skips (and leaves) damaged ones.
+        state = restore_or_init(run, ckpt)
         ckpt.close()
     except ConfigError as e:
         cli.fail(e)

@@ -7,6 +7,9 @@
 Writes config.json, metrics.jsonl, tensorboard/, checkpoints/ (orbax, whole train state),
 eval.json, adaptation.png and learning_curve.png into --workdir; resumes when the workdir holds
 a checkpoint.
+
+Exit status: 0 done; 2 input refused or training diverged (one line on stderr); 75 stopped by
+SIGTERM or SIGINT after checkpointing (the same command continues the run).
 """
 
 from __future__ import annotations
@@ -21,14 +24,21 @@ def main(argv: list[str]) -> None:
         cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
     cli.start_process()
     from trmrl_jax.config import ConfigError, validate
-    from trmrl_jax.loop import TrainingDiverged
-    from trmrl_jax.train import train
+    from trmrl_jax.distributed import initialize
+    from trmrl_jax.loop import TrainingDiverged, TrainingStopped, check_workdir
+    from trmrl_jax.train import make_mesh, train
 
     try:
         cfg = cli.config_from_flags()
         validate(cfg)  # Before printing: a refused config prints only its one-line error.
+        check_workdir(cfg)
+        initialize(cfg)  # Joins the other processes: the devices and the platform are known.
+        validate(cfg, make_mesh(cfg.num_devices).size)
+        cli.use_compilation_cache()
         cli.print_config(cfg)
         train(cfg)
+    except TrainingStopped as e:
+        cli.stopped(e)
     except (ConfigError, TrainingDiverged) as e:
         cli.fail(e)
     except RuntimeError as e:  # E.g. the coordinator never answered.
