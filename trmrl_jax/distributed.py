@@ -49,6 +49,10 @@ def detected_cluster() -> str | None:
     return None
 
 
+class CoordinatorUnreachable(RuntimeError):
+    """Process 0 of a multi-process run did not answer within ``coordinator_timeout_s``."""
+
+
 def wait_for_coordinator(address: str, timeout_s: float) -> None:
     """Blocks until something accepts TCP connections at ``address`` (host:port), or raises.
 
@@ -63,9 +67,9 @@ def wait_for_coordinator(address: str, timeout_s: float) -> None:
                 return
         except OSError as e:
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"could not join the coordinator at {address} within "
-                                   f"{timeout_s:g} s ({e.strerror or e}); is process 0 running?"
-                                   ) from e
+                raise CoordinatorUnreachable(
+                    f"could not join the coordinator at {address} within {timeout_s:g} s "
+                    f"({e.strerror or e}); is process 0 running?") from e
             time.sleep(0.2)
 
 

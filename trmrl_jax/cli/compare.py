@@ -21,7 +21,7 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from trmrl_jax.cli import flags as cli
 from trmrl_jax.stats import adapts_and_holds, summarize_seeds
@@ -112,7 +112,7 @@ def plot(results: dict, runs: dict, root: str, title: str) -> None:
 def main(argv: list[str]) -> None:
     cli.start_process()
     from trmrl_jax.config import ConfigError, validate
-    from trmrl_jax.distributed import initialize
+    from trmrl_jax.distributed import CoordinatorUnreachable, initialize
     from trmrl_jax.loop import TrainingStopped
     from trmrl_jax.train import train
 
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> None:
         for cfg in runs.values():
             validate(cfg)
         initialize(base)  # Joins the other processes; the platform (for the cache) is then known.
-    except ConfigError as e:
+    except (ConfigError, CoordinatorUnreachable) as e:
         cli.fail(e)
     cli.use_compilation_cache()
     results = {}

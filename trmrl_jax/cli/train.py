@@ -14,8 +14,6 @@ SIGTERM or SIGINT after checkpointing (the same command continues the run).
 
 from __future__ import annotations
 
-from absl import app
-
 from trmrl_jax.cli import flags as cli
 
 
@@ -24,7 +22,7 @@ def main(argv: list[str]) -> None:
         cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
     cli.start_process()
     from trmrl_jax.config import ConfigError, validate
-    from trmrl_jax.distributed import initialize
+    from trmrl_jax.distributed import CoordinatorUnreachable, initialize
     from trmrl_jax.loop import TrainingDiverged, TrainingStopped, check_workdir
     from trmrl_jax.train import make_mesh, train
 
@@ -41,9 +39,7 @@ def main(argv: list[str]) -> None:
         cli.stopped(e)
     except (ConfigError, TrainingDiverged) as e:
         cli.fail(e)
-    except RuntimeError as e:  # E.g. the coordinator never answered.
-        if "coordinator" not in str(e):
-            raise
+    except CoordinatorUnreachable as e:
         cli.fail(e)
     from trmrl_jax.distributed import is_primary
 

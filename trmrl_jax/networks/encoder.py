@@ -56,13 +56,19 @@ def sinusoid(pos: jax.Array, d_model: int) -> jax.Array:
     return jnp.stack([jnp.sin(angle), jnp.cos(angle)], axis=-1).reshape(pos.shape + (d_model,))
 
 
+def same_episode(query_pos: jax.Array | np.ndarray, key_pos: jax.Array | np.ndarray,
+                 episode_length: int | None) -> jax.Array | np.ndarray | bool:
+    """Whether key positions share the query's episode (all true when memory crosses episodes,
+    ``episode_length`` None). Broadcasts; works on NumPy and JAX integer arrays alike."""
+    if episode_length is None:
+        return True
+    return (query_pos // episode_length) == (key_pos // episode_length)
+
+
 def band_mask(positions: jax.Array, window: int, episode_length: int | None) -> jax.Array:
     """[L, L] mask: query q sees key k iff k <= q < k + window (and same episode if given)."""
     q, k = positions[:, None], positions[None, :]
-    mask = (k <= q) & (q - k < window)
-    if episode_length is not None:
-        mask &= (q // episode_length) == (k // episode_length)
-    return mask
+    return (k <= q) & (q - k < window) & same_episode(q, k, episode_length)
 
 
 def _attention_weights(q: jax.Array, k: jax.Array, mask: jax.Array, spec: str) -> jax.Array:
@@ -105,9 +111,8 @@ def banded_attention(q: jax.Array, k: jax.Array, v: jax.Array, window: int,
     vw = jnp.concatenate([vb[:, i:i + nb] for i in range(m + 1)], axis=2)
     q_pos = np.arange(nb * b).reshape(nb, b, 1)
     k_pos = ((np.arange(nb) - m) * b)[:, None, None] + np.arange((m + 1) * b)[None, None]
-    mask = (k_pos >= 0) & (k_pos <= q_pos) & (q_pos - k_pos < window)  # [nb, b, (m+1)b]
-    if episode_length is not None:
-        mask &= (q_pos // episode_length) == (k_pos // episode_length)
+    mask = ((k_pos >= 0) & (k_pos <= q_pos) & (q_pos - k_pos < window)  # [nb, b, (m+1)b]
+            & same_episode(q_pos, k_pos, episode_length))
     out = _attend(qb, kw, vw, jnp.asarray(mask)[None, :, None], "bnqhd,bnkhd->bnhqk")
     return out.reshape(q.shape[0], nb * b, *q.shape[2:])[:, :length]
 
@@ -265,10 +270,7 @@ class Encoder(nn.Module):
         """Positions [..., N] of the window ending at t (oldest first) and which are valid."""
         n = self.cfg.window
         pos = t[..., None] - (n - 1) + jnp.arange(n)
-        valid = pos >= 0
-        if (h := self._episode_length()) is not None:
-            valid &= (pos // h) == (t[..., None] // h)
-        return pos, valid
+        return pos, (pos >= 0) & same_episode(t[..., None], pos, self._episode_length())
 
     def _encode_windows(self, x: jax.Array, pos: jax.Array, valid: jax.Array) -> jax.Array:
         """x: [M, N, d] embedded windows, pos/valid: [M, N] -> [M, d] at the newest slot."""
@@ -320,9 +322,7 @@ class Encoder(nn.Module):
         if isinstance(carry, SlidingMemory):
             n = self.cfg.window
             slot_pos = t - (t - jnp.arange(n)) % n  # Position held by each ring-buffer slot.
-            valid = slot_pos >= 0
-            if (h := self._episode_length()) is not None:
-                valid &= (slot_pos // h) == (t // h)
+            valid = (slot_pos >= 0) & same_episode(t, slot_pos, self._episode_length())
             memory, caches = emb, []
             for layer, cache in zip(self.layers, carry.caches):
                 memory, cache = layer.step(memory, t, cache, valid)
