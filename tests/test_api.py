@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import trmrl_jax
-from conftest import small_config
 from trmrl_jax import config as config_module
 from trmrl_jax.config import ConfigError
 from trmrl_jax.envs import TrialEnv
 from trmrl_jax.loop import EVAL_SEED
+
+from conftest import small_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,8 +10,7 @@ import warnings
 
 import pytest
 
-from trmrl_jax.config import (PRESETS, RULES, Config, ConfigError, preset, validate,
-                              workdir_problem)
+from trmrl_jax.config import PRESETS, RULES, Config, ConfigError, preset, validate, workdir_problem
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -14,11 +14,12 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import small_config
 from trmrl_jax.checkpoint import DAMAGED_DIR, Checkpointer
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.loop import TrainingDiverged, cut_metrics, restore_or_init
 from trmrl_jax.train import Run, init_state, replicate, train
+
+from conftest import small_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=ROOT)

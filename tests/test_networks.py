@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from conftest import random_observation, small_config
-from trmrl_jax.networks import make_agent
-from trmrl_jax.networks import tfixup
+from trmrl_jax import envs
+from trmrl_jax.networks import make_agent, tfixup
 from trmrl_jax.networks.encoder import EncoderLayer, band_mask, banded_attention
 from trmrl_jax.train import example_observation
-from trmrl_jax import envs
+
+from conftest import random_observation, small_config
 
 
 def _init(cfg, key, action_size=2):

@@ -5,12 +5,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import small_config
 
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
 from trmrl_jax.ppo import gae, make_optimizer, normalize_advantages, ppo_loss
 from trmrl_jax.train import Run, init_state
+
+from conftest import small_config
 
 
 def test_gae_hand_computed():

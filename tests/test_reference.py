@@ -12,7 +12,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_observation, small_config
 
 from trmrl_jax.config import PRESETS, Config, ConfigError
 from trmrl_jax.loop import check_workdir
@@ -21,6 +20,8 @@ from trmrl_jax.networks.encoder import sinusoid
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.ppo import discounted_returns, lr_schedule, make_separate_optimizers, value_loss
 from trmrl_jax.train import Run, init_state, make_train_step, replicate
+
+from conftest import random_observation, small_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAPER = ("paper_halfcheetah_vel", "paper_halfcheetah_dir", "paper_ant_dir")

@@ -8,14 +8,14 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from brax.envs.base import State
 
-from conftest import small_config
 from trmrl_jax import envs
 from trmrl_jax.checkpoint import Checkpointer
 from trmrl_jax.loop import evaluate_seeds
 from trmrl_jax.train import Run, init_state, make_train_step, replicate, train
+
+from conftest import small_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,10 +8,9 @@ import sys
 import jax
 import numpy as np
 import pytest
+from test_pictures import png_size
 
 import trmrl_jax
-from conftest import small_config
-from test_pictures import png_size
 from trmrl_jax import envs
 from trmrl_jax.api import Policy, PolicyParams
 from trmrl_jax.envs import TrialEnv
@@ -20,6 +19,8 @@ from trmrl_jax.loop import EVAL_SEED
 from trmrl_jax.networks import make_agent
 from trmrl_jax.train import init_state
 from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial
+
+from conftest import small_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -12,7 +12,6 @@ import os
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs import SPLITS, TaskDistribution, TrialEnv
@@ -25,7 +24,8 @@ from trmrl_jax.rollout import episode_returns, rollout
 @functools.lru_cache(maxsize=16)
 def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, episodes: int,
                    normalize_obs: bool, deterministic: bool = True,
-                   reset_inputs_each_episode: bool = False) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
+                   reset_inputs_each_episode: bool = False
+                   ) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
     """Returns ``evaluate(params [S], obs_stats [S], tasks [n], key) -> returns [S, n, episodes]``
     (jitted), for seed-stacked parameters.
 

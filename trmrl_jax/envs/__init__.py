@@ -13,8 +13,14 @@ from typing import Any, Callable
 from trmrl_jax.envs.base import SPLITS, Task, TaskDistribution
 from trmrl_jax.envs.brax_env import TaskEnv
 from trmrl_jax.envs.dynamics import HalfCheetahRandParams
-from trmrl_jax.envs.locomotion import (AntDirArc, AntDirPm1Rad, AntFwdBack, AntGoal,
-                                       HalfCheetahDir, HalfCheetahVel)
+from trmrl_jax.envs.locomotion import (
+    AntDirArc,
+    AntDirPm1Rad,
+    AntFwdBack,
+    AntGoal,
+    HalfCheetahDir,
+    HalfCheetahVel,
+)
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from brax.base import System
 from brax.envs.base import PipelineEnv, State
 from brax.positional import base as positional_base

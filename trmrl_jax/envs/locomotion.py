@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from brax import envs as brax_envs
 from brax.envs.base import PipelineEnv, State
 
-from trmrl_jax.envs.base import TaskDistribution, Task, control_cost, uniform
+from trmrl_jax.envs.base import Task, TaskDistribution, control_cost, uniform
 
 
 class BraxTaskDistribution(TaskDistribution):

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from brax.envs.base import State
 
-from trmrl_jax.envs.base import TaskDistribution, Task, uniform
+from trmrl_jax.envs.base import Task, TaskDistribution, uniform
 
 _MAX_STEP = 0.1  # Actions in [-1, 1] move the point at most this far per axis.
 

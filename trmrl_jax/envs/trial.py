@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from brax.envs.base import State
 from flax import struct
 
-from trmrl_jax.envs.base import TaskDistribution, Task
+from trmrl_jax.envs.base import Task, TaskDistribution
 
 
 @struct.dataclass
