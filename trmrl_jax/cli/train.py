@@ -27,8 +27,9 @@ def main(argv: list[str]) -> None:
     try:
         cfg = cli.config_from_flags()
         validate(cfg)  # Before printing: a refused config prints only its one-line error.
+        logger = cli.wandb_logger(cfg)
         cli.print_config(cfg)
-        train(cfg)
+        train(cfg, callbacks=[logger] if logger else [])
     except (ConfigError, TrainingDiverged) as e:
         cli.fail(e)
     except RuntimeError as e:  # E.g. the coordinator never answered.
@@ -43,7 +44,10 @@ def main(argv: list[str]) -> None:
     import os
 
     with open(os.path.join(cfg.workdir, "eval.json")) as f:
-        cli.print_meta_test(json.load(f))
+        results = json.load(f)
+    if logger:
+        logger.finish(results)
+    cli.print_meta_test(results)
     print(f"results in {cfg.workdir}/eval.json and {cfg.workdir}/adaptation.png")
 
 
