@@ -41,7 +41,7 @@ def test_visualize_cli_writes_attention_and_paths(tiny_run, tmp_path):
                           capture_output=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert png_size(tmp_path / "attention.png") == (580, 660)  # 2 layers x 2 heads + rewards.
-    assert png_size(tmp_path / "paths.png") == (880, 340)  # A test task and an OOD task.
+    assert png_size(tmp_path / "paths.png") == (1120, 340)  # A test task and an OOD task.
     assert "test task 0: return per episode" in proc.stdout
 
 
