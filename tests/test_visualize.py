@@ -80,11 +80,12 @@ def test_sown_attention_leaves_the_actions_unchanged(attention, position):
     trial = TrialEnv(env, cfg.episode_length, 2)
     ts = jax.vmap(trial.reset)(jax.random.split(jax.random.PRNGKey(4))[:1],
                                jax.tree.map(lambda x: x[None], task))
+    observe, env_step = jax.jit(jax.vmap(trial.observe)), jax.jit(jax.vmap(trial.step))
     policy.reset(1)
     for t in range(trial.trial_length):
-        action = policy.step(jax.vmap(trial.observe)(ts))
+        action = policy.step(observe(ts))
         np.testing.assert_allclose(action[0], record.action[t], atol=1e-6)
-        ts, _ = jax.vmap(trial.step)(ts, action)
+        ts, _ = env_step(ts, action)
         if (t + 1) % cfg.episode_length == 0:
             ts = jax.vmap(trial.next_episode)(ts)
 
