@@ -21,7 +21,7 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from trmrl_jax.cli import flags as cli
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
 from trmrl_jax.cli import flags as cli
 

@@ -11,8 +11,6 @@ a checkpoint.
 
 from __future__ import annotations
 
-from absl import app
-
 from trmrl_jax.cli import flags as cli
 
 
