@@ -51,14 +51,15 @@ TINY_FLAGS = ["--episode_length=8", "--episodes_per_trial=2", "--num_tasks=16", 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """``experiments.train`` of 3 tiny point_nav updates, 2 seeds, a meta-test at every update,
-    stdout piped (as in a batch job) -> (workdir, finished process)."""
+    Weights & Biases offline, stdout piped (as in a batch job) -> (workdir, finished process)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     workdir = str(tmp_path_factory.mktemp("tiny") / "run")
     cache = str(tmp_path_factory.mktemp("tiny_xla_cache"))
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.train", *TINY_FLAGS, "--num_seeds=2",
-         "--eval_every=1", f"--workdir={workdir}", f"--compilation_cache={cache}"],
+         "--eval_every=1", f"--workdir={workdir}", f"--compilation_cache={cache}",
+         "--wandb_project=tiny", "--wandb_mode=offline"],
         cwd=root, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=root))
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return workdir, proc

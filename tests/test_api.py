@@ -73,10 +73,11 @@ def test_loaded_policy_reproduces_the_meta_test(tiny_run, seed):
 
     rewards = []
     if seed == 0:
+        observe, env_step = jax.jit(jax.vmap(trial.observe)), jax.jit(jax.vmap(trial.step))
         policy.reset(n)
         for t in range(trial.trial_length):
-            action = policy.step(jax.vmap(trial.observe)(states))
-            states, reward = jax.vmap(trial.step)(states, action)
+            action = policy.step(observe(states))
+            states, reward = env_step(states, action)
             rewards.append(reward)
             if (t + 1) % config.episode_length == 0:
                 states = jax.vmap(trial.next_episode)(states)

@@ -1,9 +1,12 @@
 """The install surface: console scripts, what gets installed, ranges against the pinned versions."""
 
+import ast
 import configparser
-import importlib
+import importlib.util
 import os
 import re
+import subprocess
+import sys
 
 from packaging.requirements import Requirement
 from setuptools import find_packages
@@ -21,13 +24,21 @@ def requirements(text: str) -> list[Requirement]:
     return [Requirement(line) for line in text.splitlines() if line.strip()]
 
 
-def test_console_scripts_name_the_cli_entry_points():
+def test_console_scripts_start_their_commands():
+    """Each console script's target, called as the installed script calls it, answers --help."""
     entry_points = setup_cfg()["options.entry_points"]["console_scripts"]
     scripts = dict(re.findall(r"(\S+) = (\S+)", entry_points))
     assert set(scripts) == {"trmrl-train", "trmrl-evaluate", "trmrl-compare", "trmrl-visualize"}
-    for target in scripts.values():
+    for name, target in scripts.items():
         module, function = target.split(":")
-        assert callable(getattr(importlib.import_module(module), function)), target
+        code = (f"import sys; sys.argv = [{name!r}, '--help']; "
+                f"from {module} import {function}; {function}()")
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
+        source = open(importlib.util.find_spec(module).origin).read()
+        usage = ast.get_docstring(ast.parse(source)).splitlines()[0]
+        # absl prints the command's docstring and its flags, and exits.
+        assert proc.stdout.startswith(usage) and "--workdir:" in proc.stdout, name
 
 
 def test_experiments_is_not_installed_as_a_top_level_package():

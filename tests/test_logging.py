@@ -1,5 +1,6 @@
 """What a researcher reads while and after a run trains: TensorBoard events and batch logs."""
 
+import glob
 import json
 import os
 import re
@@ -7,6 +8,7 @@ import re
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
+from wandb.proto import wandb_internal_pb2
 
 
 def _events(workdir):
@@ -62,3 +64,49 @@ def test_batch_logs_are_plain_lines(tiny_run):
     assert all(matches), lines
     assert [(m[1], m[2]) for m in matches] == [("1", "256"), ("2", "512"), ("3", "768")]
     assert "compile" in lines[0] and lines[-1].endswith("ETA 0:00:00")
+
+
+def wandb_records(path):
+    """The protobuf records of an offline W&B run file: wandb's log format, 32 KiB blocks of
+    chunks, each with a 7-byte header (checksum, little-endian length, type: 1 full, 2 first,
+    3 middle, 4 last), after a 7-byte file header."""
+    data = open(path, "rb").read()
+    assert data[:4] == b":W&B"
+    pos, pending = 7, b""
+    while pos + 7 <= len(data):
+        if 32768 - pos % 32768 < 7:  # Too little room for a header: the block is padded.
+            pos += 32768 - pos % 32768
+            continue
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 0:
+            break
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def test_wandb_offline_run_has_the_same_curves(tiny_run):
+    """--wandb_mode=offline: a run directory under the workdir, read back record by record."""
+    workdir, _ = tiny_run
+    (path,) = glob.glob(os.path.join(workdir, "wandb", "offline-run-*", "run-*.wandb"))
+    history, config = {}, {}
+    for record in wandb_records(path):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            items = {i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                     for i in record.history.item}
+            history.setdefault(items["_step"], {}).update(items)
+        elif kind == "run":
+            config.update({i.key: json.loads(i.value_json) for i in record.run.config.update})
+    assert sorted(history) == [256, 512, 768]
+    assert all("eval/test/episode_3" in h and "train/return" in h for h in history.values())
+    results = json.load(open(os.path.join(workdir, "eval.json")))
+    assert np.isclose(history[768]["eval/ood/mean"],
+                      np.mean(results["ood"]["returns_per_episode"]), rtol=1e-5)
+    assert history[768]["figures/adaptation/_type"] == "image-file"
+    assert history[768]["figures/adaptation/width"] == 1518  # adaptation.png, three splits.
+    saved = json.load(open(os.path.join(workdir, "config.json")))
+    assert config["d_model"] == saved["d_model"] and config["agent"] == saved["agent"]

@@ -42,7 +42,7 @@ def test_visualize_cli_writes_attention_and_paths(tiny_run, tmp_path):
                           capture_output=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert png_size(tmp_path / "attention.png") == (580, 660)  # 2 layers x 2 heads + rewards.
-    assert png_size(tmp_path / "paths.png") == (880, 340)  # A test task and an OOD task.
+    assert png_size(tmp_path / "paths.png") == (1120, 340)  # A test task and an OOD task.
     assert "test task 0: return per episode" in proc.stdout
 
 
@@ -81,11 +81,12 @@ def test_sown_attention_leaves_the_actions_unchanged(attention, position):
     trial = TrialEnv(env, cfg.episode_length, 2)
     ts = jax.vmap(trial.reset)(jax.random.split(jax.random.PRNGKey(4))[:1],
                                jax.tree.map(lambda x: x[None], task))
+    observe, env_step = jax.jit(jax.vmap(trial.observe)), jax.jit(jax.vmap(trial.step))
     policy.reset(1)
     for t in range(trial.trial_length):
-        action = policy.step(jax.vmap(trial.observe)(ts))
+        action = policy.step(observe(ts))
         np.testing.assert_allclose(action[0], record.action[t], atol=1e-6)
-        ts, _ = jax.vmap(trial.step)(ts, action)
+        ts, _ = env_step(ts, action)
         if (t + 1) % cfg.episode_length == 0:
             ts = jax.vmap(trial.next_episode)(ts)
 

@@ -144,7 +144,7 @@ def plot_point_nav(records: Mapping[str, TrialRecord], path: str, title: str = "
     (radius 1) and the out-of-distribution annulus (radii 1.25-1.5), as ``PointNav`` draws
     them. One panel per record (e.g. a test task and an OOD task)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(records), figsize=(4.4 * len(records), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(records), figsize=(5.6 * len(records), 3.4), squeeze=False)
     angle = np.linspace(0.0, np.pi, 100)
     for ax, (label, record) in zip(axes[0], records.items()):
         ax.fill(np.concatenate([1.25 * np.cos(angle), 1.5 * np.cos(angle[::-1])]),
@@ -162,7 +162,7 @@ def plot_point_nav(records: Mapping[str, TrialRecord], path: str, title: str = "
         ax.plot(goal[0], goal[1], marker="*", ms=14, color="red", ls="", label="goal")
         ax.set(title=label, aspect="equal", xlim=(-1.6, 1.6), ylim=(-0.4, 1.6))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title or "point_nav: paths per episode")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -39,6 +39,23 @@ _CACHE = flags.DEFINE_string(
 # "try again later"): running the same command continues it.
 EXIT_STOPPED = 75
 
+# Not Config fields either: where a run is reported changes nothing it computes.
+_WANDB_PROJECT = flags.DEFINE_string(
+    "wandb_project", "", "Also log to this Weights & Biases project (pip install -e \".[wandb]\"); "
+    "'' logs to TensorBoard only. Process 0 logs.")
+_WANDB_MODE = flags.DEFINE_string(
+    "wandb_mode", "online", "online, offline (written under WORKDIR/wandb, no network; "
+    "`wandb sync` uploads it later) or disabled.")
+
+
+def wandb_logger(cfg: Config):
+    """The ``WandbLogger`` the --wandb_* flags ask for, or None."""
+    if not _WANDB_PROJECT.value:
+        return None
+    from trmrl_jax.tracking import WandbLogger
+
+    return WandbLogger(cfg, _WANDB_PROJECT.value, _WANDB_MODE.value)
+
 
 def _comments(source: str) -> tuple[dict[int, str], set[int]]:
     """{line: comment text} of every comment in ``source``, and the lines holding only one."""

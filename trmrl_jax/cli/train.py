@@ -33,8 +33,9 @@ def main(argv: list[str]) -> None:
         initialize(cfg)  # Joins the other processes: the devices and the platform are known.
         validate(cfg, make_mesh(cfg.num_devices).size)
         cli.use_compilation_cache()
+        logger = cli.wandb_logger(cfg)
         cli.print_config(cfg)
-        train(cfg)
+        train(cfg, callbacks=[logger] if logger else [])
     except TrainingStopped as e:
         cli.stopped(e)
     except (ConfigError, TrainingDiverged) as e:
@@ -49,7 +50,10 @@ def main(argv: list[str]) -> None:
     import os
 
     with open(os.path.join(cfg.workdir, "eval.json")) as f:
-        cli.print_meta_test(json.load(f))
+        results = json.load(f)
+    if logger:
+        logger.finish(results)
+    cli.print_meta_test(results)
     print(f"results in {cfg.workdir}/eval.json and {cfg.workdir}/adaptation.png")
 
 
