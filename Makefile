@@ -19,6 +19,7 @@ train: $(STAMP)
 	$(PY) -m experiments.train --preset=quickstart --workdir=$(WORKDIR)
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)

@@ -28,10 +28,10 @@ from trmrl_jax.train import Run, TrainState, init_state, make_train_step, replic
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
 # Fields a resumed run may change; any other difference makes the workdir's run incompatible.
-RESUMABLE_CHANGES = frozenset({"total_env_steps", "lr_decay_end", "eval_every", "log_every",
-                               "checkpoint_every", "keep_checkpoints", "eval_tasks",
-                               "eval_episodes", "ood", "workdir", "num_devices", "coordinator_address", "num_processes",
-                               "process_id", "coordinator_timeout_s", "resume"})
+RESUMABLE_CHANGES = frozenset({
+    "total_env_steps", "lr_decay_end", "eval_every", "log_every", "checkpoint_every",
+    "keep_checkpoints", "eval_tasks", "eval_episodes", "ood", "workdir", "num_devices",
+    "coordinator_address", "num_processes", "process_id", "coordinator_timeout_s", "resume"})
 
 
 class TrainingDiverged(RuntimeError):

@@ -77,7 +77,6 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
         return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), steps)  # [E, H] -> [T]
 
     obs, next_obs, action, reward, metrics, attention = jax.device_get(run(task, key))
-    length = reward.shape[0]
     return TrialRecord(
         obs=obs, next_obs=next_obs, action=action, reward=reward, metrics=dict(metrics),
         task={k: np.asarray(v) for k, v in jax.device_get(task).items()},
