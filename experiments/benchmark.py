@@ -135,7 +135,8 @@ def _time_steps(run_once, repeats: int, max_timed_s: float) -> tuple[float, list
 def bench_ours(cfg, repeats: int, max_timed_s: float) -> dict:
     import jax
 
-    from trmrl_jax.train import Run, init_state, make_train_step, replicate
+    from trmrl_jax.distributed import replicate
+    from trmrl_jax.step import Run, init_state, make_train_step
 
     t0 = time.perf_counter()
     run = Run.create(cfg)

@@ -12,7 +12,7 @@ import trmrl_jax
 from trmrl_jax import config as config_module
 from trmrl_jax.config import ConfigError
 from trmrl_jax.envs import TrialEnv
-from trmrl_jax.loop import EVAL_SEED
+from trmrl_jax.train import EVAL_SEED
 
 from conftest import small_config
 

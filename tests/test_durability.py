@@ -16,8 +16,9 @@ import pytest
 
 from trmrl_jax.checkpoint import DAMAGED_DIR, Checkpointer
 from trmrl_jax.config import Config, ConfigError
-from trmrl_jax.loop import TrainingDiverged, cut_metrics, restore_or_init
-from trmrl_jax.train import Run, init_state, replicate, train
+from trmrl_jax.distributed import replicate
+from trmrl_jax.step import Run, init_state
+from trmrl_jax.train import TrainingDiverged, cut_metrics, restore_or_init, train
 
 from conftest import small_config
 

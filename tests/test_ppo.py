@@ -9,7 +9,7 @@ import pytest
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
 from trmrl_jax.ppo import gae, make_optimizer, normalize_advantages, ppo_loss
-from trmrl_jax.train import Run, init_state
+from trmrl_jax.step import Run, init_state
 
 from conftest import small_config
 

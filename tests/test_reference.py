@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from trmrl_jax.config import PRESETS, Config, ConfigError
-from trmrl_jax.loop import check_workdir
+from trmrl_jax.distributed import replicate
 from trmrl_jax.networks import make_agent
 from trmrl_jax.networks.encoder import sinusoid
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.ppo import discounted_returns, lr_schedule, make_separate_optimizers, value_loss
-from trmrl_jax.train import Run, init_state, make_train_step, replicate
+from trmrl_jax.step import Run, init_state, make_train_step
+from trmrl_jax.train import check_workdir
 
 from conftest import random_observation, small_config
 

@@ -12,8 +12,9 @@ from brax.envs.base import State
 
 from trmrl_jax import envs
 from trmrl_jax.checkpoint import Checkpointer
-from trmrl_jax.loop import evaluate_seeds
-from trmrl_jax.train import Run, init_state, make_train_step, replicate, train
+from trmrl_jax.distributed import replicate
+from trmrl_jax.step import Run, init_state, make_train_step
+from trmrl_jax.train import evaluate_seeds, train
 
 from conftest import small_config
 
@@ -127,7 +128,8 @@ _DEVICES_SCRIPT = """
 import sys, numpy as np, jax
 sys.path.insert(0, {tests!r})
 from conftest import small_config
-from trmrl_jax.train import Run, init_state, make_train_step, replicate
+from trmrl_jax.step import Run, init_state, make_train_step
+from trmrl_jax.distributed import replicate
 cfg = small_config(num_devices={n})
 run = Run.create(cfg)
 state = replicate(init_state(cfg, run.env, run.agent), run.mesh)

@@ -15,9 +15,9 @@ from trmrl_jax import envs
 from trmrl_jax.api import Policy, PolicyParams
 from trmrl_jax.envs import TrialEnv
 from trmrl_jax.evaluate import meta_test
-from trmrl_jax.loop import EVAL_SEED
 from trmrl_jax.networks import make_agent
-from trmrl_jax.train import init_state
+from trmrl_jax.step import init_state
+from trmrl_jax.train import EVAL_SEED
 from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial
 
 from conftest import small_config

@@ -23,7 +23,7 @@ from trmrl_jax.networks import Agent, make_agent
 from trmrl_jax.networks.agents import Carry
 from trmrl_jax.normalization import RunningStats
 from trmrl_jax.rollout import normalized
-from trmrl_jax.train import init_state
+from trmrl_jax.step import init_state
 
 
 @struct.dataclass

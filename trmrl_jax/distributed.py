@@ -11,11 +11,16 @@ from __future__ import annotations
 import os
 import socket
 import time
+from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from trmrl_jax.config import Config, ConfigError
+
+AXIS = "data"  # The mesh axis the batch of tasks is split over.
 
 _CLUSTER_ENV = {  # Variables that tell JAX it can detect the cluster by itself.
     "SLURM": ("SLURM_JOB_ID", "SLURM_NTASKS"),
@@ -121,3 +126,22 @@ def barrier(name: str) -> None:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(name)
+
+
+def make_mesh(num_devices: int = 0) -> Mesh:
+    """A 1-D ``data`` mesh over the first ``num_devices`` devices (0: all, over all processes)."""
+    devices = jax.devices()
+    if num_devices:
+        if num_devices > len(devices):
+            raise ConfigError(f"num_devices={num_devices} but only {len(devices)} devices exist; "
+                              f"use 0 (all) or at most {len(devices)}")
+        devices = devices[:num_devices]
+    return Mesh(np.asarray(devices), (AXIS,))
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Places ``tree`` replicated on every device of ``mesh`` (over all processes, each giving
+    the same host value): the layout the step returns, so every call shares one compilation."""
+    sharding = NamedSharding(mesh, P())
+    return jax.tree.map(
+        lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree)

@@ -10,8 +10,8 @@ import os
 
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import is_primary
-from trmrl_jax.loop import results_scalars, tensorboard_scalars
-from trmrl_jax.train import TrainState
+from trmrl_jax.step import TrainState
+from trmrl_jax.train import results_scalars, tensorboard_scalars
 
 WANDB_MODES = ("online", "offline", "disabled")
 

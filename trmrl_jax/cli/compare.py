@@ -113,8 +113,7 @@ def main(argv: list[str]) -> None:
     cli.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.distributed import CoordinatorUnreachable, initialize
-    from trmrl_jax.loop import TrainingStopped
-    from trmrl_jax.train import train
+    from trmrl_jax.train import TrainingStopped, train
 
     try:
         base = cli.config_from_flags()

@@ -29,8 +29,8 @@ def main(argv: list[str]) -> None:
     from trmrl_jax.config import Config, ConfigError
     from trmrl_jax.envs import SPLITS
     from trmrl_jax.evaluate import write_results
-    from trmrl_jax.loop import evaluate_seeds, restore_or_init
-    from trmrl_jax.train import Run
+    from trmrl_jax.step import Run
+    from trmrl_jax.train import evaluate_seeds, restore_or_init
 
     workdir = _WORKDIR.value
     try:

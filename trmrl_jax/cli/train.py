@@ -22,9 +22,8 @@ def main(argv: list[str]) -> None:
         cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
     cli.start_process()
     from trmrl_jax.config import ConfigError, validate
-    from trmrl_jax.distributed import CoordinatorUnreachable, initialize
-    from trmrl_jax.loop import TrainingDiverged, TrainingStopped, check_workdir
-    from trmrl_jax.train import make_mesh, train
+    from trmrl_jax.distributed import CoordinatorUnreachable, initialize, make_mesh
+    from trmrl_jax.train import TrainingDiverged, TrainingStopped, check_workdir, train
 
     try:
         cfg = cli.config_from_flags()

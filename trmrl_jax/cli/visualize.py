@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
 
     import trmrl_jax
     from trmrl_jax.config import ConfigError
-    from trmrl_jax.loop import EVAL_SEED
+    from trmrl_jax.train import EVAL_SEED
     from trmrl_jax.visualize import plot_attention, plot_point_nav, plot_velocity, record_trial
 
     try:
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
     except ConfigError as e:
         cli.fail(e)
     episodes = _EPISODES.value or config.eval_episodes
-    # The meta-test's tasks and trial keys (loop.evaluate_seeds, evaluate.meta_test, rollout).
+    # The meta-test's tasks and trial keys (train.evaluate_seeds, evaluate.meta_test, rollout).
     task_key, run_key = jax.random.split(jax.random.PRNGKey(EVAL_SEED))
     num = max(_TASK.value + 1, config.eval_tasks)
     trial_key = jax.random.split(run_key, num)[_TASK.value]
