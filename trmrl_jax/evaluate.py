@@ -19,6 +19,7 @@ from trmrl_jax.networks import Agent
 from trmrl_jax.normalization import RunningStats
 from trmrl_jax.plots import plot_adaptation
 from trmrl_jax.rollout import episode_returns, rollout
+from trmrl_jax.stats import per_episode
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,13 +47,8 @@ def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, 
 
 def summarize(returns: np.ndarray) -> dict:
     """[num_tasks, K] (or [seeds, num_tasks, K]) returns -> the ``eval.json`` record of a split."""
-    returns = np.asarray(returns, np.float64).reshape(-1, returns.shape[-1])
-    n = returns.shape[0]
-    std = returns.std(0, ddof=1) if n > 1 else np.zeros(returns.shape[1])
-    return {"returns_per_episode": returns.mean(0).tolist(),
-            "returns_std_per_episode": std.tolist(),
-            "returns_se_per_episode": (std / np.sqrt(n)).tolist(),
-            "num_tasks": n}
+    returns = np.asarray(returns).reshape(-1, returns.shape[-1])
+    return dict(per_episode(returns), num_tasks=returns.shape[0])
 
 
 def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningStats, *,

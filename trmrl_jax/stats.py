@@ -30,16 +30,23 @@ def bootstrap_interval(values: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray
     return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
 
 
+def per_episode(returns: np.ndarray) -> dict:
+    """Returns [n, K] (n tasks or n seeds, K episodes) -> mean, standard deviation and standard
+    error of each episode over the n rows: the one place these are computed."""
+    returns = np.asarray(returns, np.float64)
+    n = returns.shape[0]
+    std = returns.std(0, ddof=1) if n > 1 else np.zeros(returns.shape[1])
+    return {"returns_per_episode": returns.mean(0).tolist(),
+            "returns_std_per_episode": std.tolist(),
+            "returns_se_per_episode": (std / np.sqrt(n)).tolist()}
+
+
 def summarize_seeds(curves: np.ndarray) -> dict:
-    """Per-seed curves [S, K] -> mean, standard error and 95 % interval of each episode."""
-    curves = np.asarray(curves, np.float64)
-    n = curves.shape[0]
-    std = curves.std(0, ddof=1) if n > 1 else np.zeros(curves.shape[1])
+    """Per-seed curves [S, K] -> ``per_episode`` over seeds and the 95 % interval of each
+    episode's mean."""
     low, high = bootstrap_interval(curves)
-    return {"returns_per_episode": curves.mean(0).tolist(),
-            "returns_se_per_episode": (std / np.sqrt(n)).tolist(),
-            "returns_ci95_per_episode": [low.tolist(), high.tolist()],
-            "num_seeds": n}
+    return dict(per_episode(curves), returns_ci95_per_episode=[low.tolist(), high.tolist()],
+                num_seeds=len(curves))
 
 
 def adapts_and_holds(mean: np.ndarray, se: np.ndarray, k: float = 3.0) -> bool:

@@ -24,6 +24,7 @@ from trmrl_jax.distributed import barrier, initialize, is_primary, process_value
 from trmrl_jax.envs import SPLITS
 from trmrl_jax.evaluate import meta_test, random_policy_levels, summarize, write_results
 from trmrl_jax.plots import plot_learning_curves
+from trmrl_jax.stats import summarize_seeds
 from trmrl_jax.step import Run, TrainState, init_state, make_train_step
 
 EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
@@ -198,12 +199,9 @@ def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int
     out = {}
     for split in splits:
         curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
-        pooled = dict(per_seed[0][split]) if cfg.num_seeds == 1 else {
-            "returns_per_episode": curves.mean(0).tolist(),
-            "returns_std_per_episode": curves.std(0, ddof=1).tolist(),
-            "returns_se_per_episode": (curves.std(0, ddof=1) / np.sqrt(len(curves))).tolist(),
-            "num_tasks": num_tasks, "num_seeds": cfg.num_seeds,
-            "std_over": "seeds (each seed's curve is its mean over tasks)"}
+        pooled = dict(per_seed[0][split]) if cfg.num_seeds == 1 else dict(
+            summarize_seeds(curves), num_tasks=num_tasks,
+            std_over="seeds (each seed's curve is its mean over tasks)")
         out[split] = pooled
     if cfg.num_seeds > 1:
         out["per_seed"] = per_seed
