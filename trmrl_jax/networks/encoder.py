@@ -301,13 +301,17 @@ class Encoder(nn.Module):
     def encode_trial(self, tokens: jax.Array) -> tuple[jax.Array, jax.Array]:
         """tokens [B, T, token_size] (whole trials from their first step) -> (embedded tokens,
         memories), each [B, T, d]: what ``encode_step`` gives step by step."""
-        if self.cfg.attention == "window":
-            w = self.trial_windows(tokens)
-            b, t_len = w.pos.shape[:2]
-            flat = jax.tree.map(lambda x: x.reshape((b * t_len,) + x.shape[2:]), w)
-            return jax.tree.map(lambda x: x.reshape((b, t_len) + x.shape[1:]),
-                                self.encode_window_batch(flat))
         emb = self.embed(tokens)  # [B, T, d]
+        if self.cfg.attention == "window":  # Embed each token once, then gather the windows.
+            b, t_len, d = emb.shape
+            pos, valid = self._window_keys(jnp.arange(t_len))  # [T, N]
+            windows = emb[:, jnp.clip(pos, 0)]  # [B, T, N, d]
+            chex.assert_shape(windows, (b, t_len, self.cfg.window, d))
+            memory = self._encode_windows(
+                windows.reshape(b * t_len, self.cfg.window, d),
+                jnp.broadcast_to(pos, (b,) + pos.shape).reshape(b * t_len, -1),
+                jnp.broadcast_to(valid, (b,) + valid.shape).reshape(b * t_len, -1))
+            return emb, memory.reshape(b, t_len, d)
         memory = emb
         for layer in self.layers:
             memory = layer.sliding(memory, self.cfg.window, self._episode_length())
