@@ -15,13 +15,15 @@ def test_every_field_has_its_own_meaning():
     docs = field_docs()
     for field in dataclasses.fields(Config):
         doc = docs.get(field.name, "")
-        assert doc and not doc.startswith("One of"), f"Config.{field.name} is undocumented"
+        assert doc and not doc.startswith("Allowed"), f"Config.{field.name} is undocumented"
+        assert "Allowed: " in doc, f"Config.{field.name} has no allowed values"
     # Section headings of config.py ("# Agent.", "# PPO.") are not a field's meaning.
     assert "Agent." not in docs["agent"] and not docs["total_env_steps"].startswith("PPO")
     # A comment above and one at the end of the line are joined; allowed values are appended.
     assert docs["lr_final_fraction"].startswith("Learning-rate schedules:")
-    assert docs["lr_final_fraction"].endswith("Policy rate at the end of the decay, as a fraction.")
-    assert docs["agent"].endswith(f"One of: {', '.join(AGENTS)}.")
+    assert "Policy rate at the end of the decay, as a fraction." in docs["lr_final_fraction"]
+    assert docs["agent"].endswith(f"Allowed: one of {', '.join(AGENTS)}.")
+    assert docs["clip_eps"].endswith("Allowed: a number in (0, 1).")
 
 
 def test_help_lists_every_field_with_meaning_and_default():
@@ -32,6 +34,6 @@ def test_help_lists_every_field_with_meaning_and_default():
         flag = f"--[no]{field.name}:" if field.type in ("bool", bool) else f"--{field.name}:"
         assert flag in out, field.name
     agent = out[out.index("--agent:"):out.index("--attention:")]
-    assert "rl2 (GRU)" in agent and "One of: trmrl, rl2, mlp," in agent
+    assert "rl2 (GRU)" in agent and "Allowed: one of trmrl, rl2," in agent
     assert "(default: 'trmrl')" in agent
     assert "--preset:" in out and "--compilation_cache:" in out

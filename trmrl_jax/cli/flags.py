@@ -84,18 +84,14 @@ def field_docs() -> dict[str, str]:
     """Each Config field's meaning, read from ``trmrl_jax/config.py`` itself: the comment lines
     directly above the field (less a section heading, a comment line that follows a blank
     line) and the comment at the end of its line; else the field's entry in Config's
-    docstring. Allowed values come from the ``_choice`` checks in ``validate``."""
+    docstring. Allowed values come from the field's rule in ``config.RULES``, the same words
+    ``validate`` uses when it refuses a value."""
     source = inspect.getsource(config_module)
     lines = source.splitlines()
     text, alone = _comments(source)
     tree = ast.parse(source)
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Config")
     from_docstring = _docstring_fields(ast.get_docstring(cls) or "")
-    choices = {}
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_choice"
-                and isinstance(node.args[2], ast.Name)):
-            choices[node.args[0].value] = getattr(config_module, node.args[2].id)
     docs = {}
     for node in cls.body:
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
@@ -108,8 +104,7 @@ def field_docs() -> dict[str, str]:
             above = above[1:]  # A section heading ("# PPO."), not this field's meaning.
         own = above + ([text[node.lineno]] if node.lineno in text else [])
         doc = " ".join(own) or from_docstring.get(node.target.id, "")
-        if node.target.id in choices:
-            doc += f" One of: {', '.join(choices[node.target.id])}."
+        doc += f" Allowed: {config_module.RULES[node.target.id].describe()}."
         docs[node.target.id] = doc.strip()
     return docs
 
