@@ -89,6 +89,11 @@ def load(workdir: str, *, seed: int = 0, step: int | None = None) -> tuple[Confi
     agent = make_agent(config, env.action_size)
     ckpt = Checkpointer(workdir, config.keep_checkpoints)
     try:
+        if step is None:
+            step = ckpt.latest_step()
+        elif step not in ckpt.all_steps():
+            raise ConfigError(f"step={step} has no checkpoint in {workdir!r}; choose one of "
+                              f"{ckpt.all_steps()}")
         state = ckpt.restore(init_state(config, env, agent), step)
     finally:
         ckpt.close()
