@@ -70,7 +70,7 @@ def test_compilation_cache_is_keyed_by_the_host(trained, tmp_path):
     """An explicit --compilation_cache puts entries into the host's own subfolder. Renamed to
     the key of a host whose CPU lacks one feature, they are not loaded: the next launch
     compiles every program again into this host's subfolder and leaves the other's alone."""
-    from experiments.flags import host_key
+    from trmrl_jax.cli.flags import host_key
 
     cache = tmp_path / "cache"
     args = ("experiments.evaluate", f"--workdir={trained[0]}", "--num_tasks=2", "--episodes=2",
@@ -141,7 +141,7 @@ def test_evaluate_cli(trained, tmp_path):
     ("--num_tasks=0", "num_tasks=0 is not allowed; it must be an integer >= 1"),
     ("--clip_eps=-1", "clip_eps=-1.0 is not allowed; it must be a number in (0, 1)"),
     ("--window=100", "window=100 is larger than a trial"),
-    ("--num_tasks=15", "num_tasks per device (15) is not divisible by num_minibatches=2"),
+    ("--num_tasks=15", "num_tasks=15 is not divisible by num_minibatches=2"),
     ("--num_devices=64", "num_devices=64 but only"),
     ("--attention=sliding --position=sinusoid", "position='sinusoid'"),
     ("--num_heads=3", "d_model=16 must split into num_heads=3"),

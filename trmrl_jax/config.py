@@ -380,6 +380,15 @@ def validate(config: Config, num_devices: int | None = None) -> None:
             f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
             f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
             "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
+    # What every device count needs (each device's share must split, so the whole must too).
+    if config.minibatch_size and config.steps_per_update % config.minibatches_per_epoch:
+        raise ConfigError(
+            f"minibatch_size={config.minibatch_size} gives {config.minibatches_per_epoch} "
+            f"minibatches, which do not split the {config.steps_per_update} steps of an update "
+            "evenly; choose a size whose minibatch count divides them")
+    if not config.minibatch_size and config.num_tasks % config.num_minibatches:
+        raise ConfigError(f"num_tasks={config.num_tasks} is not divisible by "
+                          f"num_minibatches={config.num_minibatches}")
     if num_devices is None:
         return
     if config.num_tasks % num_devices:

@@ -111,6 +111,7 @@ def field_docs() -> dict[str, str]:
 
 def define_config_flags() -> None:
     """One flag per Config field, its help the field's own documentation (``field_docs``)."""
+    quiet_brax_import_noise()  # The env field's allowed values import the registry (Brax).
     docs = field_docs()
     for field in dataclasses.fields(Config):
         default, help_ = field.default, docs.get(field.name) or f"Config.{field.name}"
