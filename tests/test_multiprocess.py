@@ -142,7 +142,9 @@ def test_bad_process_settings_are_refused(tmp_path, flags, message):
 
 
 def test_batch_not_dividing_over_global_devices_is_refused(tmp_path):
-    lines = _refused(tmp_path, launch(str(tmp_path / "w"), "--num_tasks=15"))
+    # 15 tasks in 3 minibatches pass every device-free check; 15 do not split over 2 devices.
+    lines = _refused(tmp_path, launch(str(tmp_path / "w"), "--num_tasks=15",
+                                      "--num_minibatches=3"))
     assert all("num_tasks=15 does not divide over 2 devices" in line for line in lines)
 
 
