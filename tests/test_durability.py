@@ -114,20 +114,29 @@ def _final_state(workdir):
     return state
 
 
+def _error_lines(stderr: str) -> list[str]:
+    """The E-level lines of absl/XLA's C++ logging (E, then the date: ``E1128 13:24:03...``)."""
+    return [line for line in stderr.splitlines() if re.match(r"E\d{4} ", line)]
+
+
 def test_sigterm_checkpoints_then_a_relaunch_ends_as_an_uninterrupted_run(tmp_path):
     """SIGTERM in the middle of a run: the update under way finishes, a checkpoint is written
     (the only one before the end: checkpoint_every is larger than the run), exit status 75;
-    the same command then finishes the run with bit-identical state to a run never stopped."""
+    the same command then finishes the run with bit-identical state to a run never stopped.
+    Neither launch logs an E-level line; with the default cache setting (and HOME in a new
+    folder) nothing is cached on CPU (BUILD.md, "Faults a batch job meets")."""
     fields = dict(total_env_steps=256 * 300, checkpoint_every=1000)
     workdir = str(tmp_path / "stopped")
     args = _cli(workdir, **fields)
+    env = dict(ENV, HOME=str(tmp_path / "home"))
     with open(tmp_path / "stderr", "w") as err:
-        proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _wait_for_rows(os.path.join(workdir, "metrics.jsonl"), 3, proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=300) == 75
-    lines = (tmp_path / "stderr").read_text().replace("\r", "\n").strip().splitlines()
-    assert "SIGTERM received: stopping after this update" in "\n".join(lines)
+    stderr = (tmp_path / "stderr").read_text().replace("\r", "\n")
+    lines = stderr.strip().splitlines()
+    assert "SIGTERM received: stopping after this update" in stderr
     done = re.fullmatch(r"stopped by SIGTERM after update (\d+) of 300; checkpoint \1 is in "
                         r"\S+; run the same command to continue", lines[-1])
     assert done, lines[-3:]
@@ -136,7 +145,12 @@ def test_sigterm_checkpoints_then_a_relaunch_ends_as_an_uninterrupted_run(tmp_pa
     assert Checkpointer(workdir, 3).all_steps() == [stopped_at]
     assert _updates(workdir) == list(range(1, stopped_at + 1))  # Flushed, row for row.
 
-    subprocess.run(args, cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
+    relaunch = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=600)
+    assert relaunch.returncode == 0, relaunch.stderr[-2000:]
+    assert _error_lines(stderr) == [] and _error_lines(relaunch.stderr) == []
+    cached = os.path.isdir(tmp_path / "home" / ".cache" / "trmrl_jax" / "xla")
+    assert cached == (jax.default_backend() != "cpu")
     assert _updates(workdir) == list(range(1, 301))
     resumed = _final_state(workdir)
     straight, _ = train(Config(**CLI_FIELDS, **fields, workdir=str(tmp_path / "straight")),
