@@ -207,8 +207,9 @@ def test_a_truncated_newest_checkpoint_is_skipped_with_a_warning_and_kept(tmp_pa
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     moved = str(tmp_path / "run" / DAMAGED_DIR / "3")
     assert len(warnings) == 1, warnings
-    assert re.fullmatch(rf"warning: checkpoint 3 in '{ckpts}' is damaged \(.+\); skipped, moved "
-                        rf"to {moved}, using checkpoint 2", warnings[0]), warnings[0]
+    assert re.fullmatch(rf"warning: checkpoint 3 in '{re.escape(str(ckpts))}' is damaged "
+                        rf"\(.+\); skipped, moved to {re.escape(moved)}, using checkpoint 2",
+                        warnings[0]), warnings[0]
     assert sorted(os.listdir(moved)) == ["_CHECKPOINT_METADATA", "commit_success.txt", "default"]
     assert sorted(os.listdir(ckpts)) == ["2", "3", "4"]  # Update 3 done again, and saved again.
     after = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
