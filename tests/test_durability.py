@@ -116,20 +116,29 @@ def _final_state(workdir):
     return state
 
 
+def _error_lines(stderr: str) -> list[str]:
+    """The E-level lines of absl/XLA's C++ logging (E, then the date: ``E1128 13:24:03...``)."""
+    return [line for line in stderr.splitlines() if re.match(r"E\d{4} ", line)]
+
+
 def test_sigterm_checkpoints_then_a_relaunch_ends_as_an_uninterrupted_run(tmp_path):
     """SIGTERM in the middle of a run: the update under way finishes, a checkpoint is written
     (the only one before the end: checkpoint_every is larger than the run), exit status 75;
-    the same command then finishes the run with bit-identical state to a run never stopped."""
+    the same command then finishes the run with bit-identical state to a run never stopped.
+    Neither launch logs an E-level line; with the default cache setting (and HOME in a new
+    folder) nothing is cached on CPU (BUILD.md, "Faults a batch job meets")."""
     fields = dict(total_env_steps=256 * 300, checkpoint_every=1000)
     workdir = str(tmp_path / "stopped")
     args = _cli(workdir, **fields)
+    env = dict(ENV, HOME=str(tmp_path / "home"))
     with open(tmp_path / "stderr", "w") as err:
-        proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _wait_for_rows(os.path.join(workdir, "metrics.jsonl"), 3, proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=300) == 75
-    lines = (tmp_path / "stderr").read_text().replace("\r", "\n").strip().splitlines()
-    assert "SIGTERM received: stopping after this update" in "\n".join(lines)
+    stderr = (tmp_path / "stderr").read_text().replace("\r", "\n")
+    lines = stderr.strip().splitlines()
+    assert "SIGTERM received: stopping after this update" in stderr
     done = re.fullmatch(r"stopped by SIGTERM after update (\d+) of 300; checkpoint \1 is in "
                         r"\S+; run the same command to continue", lines[-1])
     assert done, lines[-3:]
@@ -138,7 +147,12 @@ def test_sigterm_checkpoints_then_a_relaunch_ends_as_an_uninterrupted_run(tmp_pa
     assert Checkpointer(workdir, 3).all_steps() == [stopped_at]
     assert _updates(workdir) == list(range(1, stopped_at + 1))  # Flushed, row for row.
 
-    subprocess.run(args, cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
+    relaunch = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=600)
+    assert relaunch.returncode == 0, relaunch.stderr[-2000:]
+    assert _error_lines(stderr) == [] and _error_lines(relaunch.stderr) == []
+    cached = os.path.isdir(tmp_path / "home" / ".cache" / "trmrl_jax" / "xla")
+    assert cached == (jax.default_backend() != "cpu")
     assert _updates(workdir) == list(range(1, 301))
     resumed = _final_state(workdir)
     straight, _ = train(Config(**CLI_FIELDS, **fields, workdir=str(tmp_path / "straight")),
@@ -195,8 +209,9 @@ def test_a_truncated_newest_checkpoint_is_skipped_with_a_warning_and_kept(tmp_pa
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     moved = str(tmp_path / "run" / DAMAGED_DIR / "3")
     assert len(warnings) == 1, warnings
-    assert re.fullmatch(rf"warning: checkpoint 3 in '{ckpts}' is damaged \(.+\); skipped, moved "
-                        rf"to {moved}, using checkpoint 2", warnings[0]), warnings[0]
+    assert re.fullmatch(rf"warning: checkpoint 3 in '{re.escape(str(ckpts))}' is damaged "
+                        rf"\(.+\); skipped, moved to {re.escape(moved)}, using checkpoint 2",
+                        warnings[0]), warnings[0]
     assert sorted(os.listdir(moved)) == ["_CHECKPOINT_METADATA", "commit_success.txt", "default"]
     assert sorted(os.listdir(ckpts)) == ["2", "3", "4"]  # Update 3 done again, and saved again.
     after = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]

@@ -28,9 +28,9 @@ def main(argv: list[str]) -> None:
     try:
         cfg = cli.config_from_flags()
         validate(cfg)  # Before printing: a refused config prints only its one-line error.
-        check_workdir(cfg)
         initialize(cfg)  # Joins the other processes: the devices and the platform are known.
         validate(cfg, make_mesh(cfg.num_devices).size)
+        check_workdir(cfg)
         cli.use_compilation_cache()
         logger = cli.wandb_logger(cfg)
         cli.print_config(cfg)
