@@ -81,7 +81,11 @@ def test_every_field_has_a_rule_and_refuses_an_invalid_value():
     ("clip_eps", 0.1), ("gamma", 0.0), ("gamma", 1.0), ("learning_rate", 1), ("seed", 2**31 - 1),
     ("coordinator_address", "[::1]:12355"), ("minibatch_size", 0), ("max_grad_norm", 0.0)])
 def test_rules_accept_their_edges(name, value):
-    validate(preset("quickstart").replace(**{name: value}))
+    """Each value sits on the edge of its field's allowed range: its rule accepts it, and so does
+    the whole config (``validate`` would raise ``ConfigError`` otherwise)."""
+    assert RULES[name].check(value), f"{name}={value!r} should be allowed"
+    cfg = preset("quickstart").replace(**{name: value})
+    assert validate(cfg) is None and getattr(cfg, name) == value
 
 
 def test_workdir_problems_name_the_cause(tmp_path):
