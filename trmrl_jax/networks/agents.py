@@ -133,14 +133,6 @@ class Agent:
     def step(self, params: Any, carry: Carry, obs: Observation) -> tuple[Carry, PolicyOutput]:
         return self.module.apply(params, carry, obs, method=self.module.step)
 
-    @property
-    def trains_on_steps(self) -> bool:
-        """Whether PPO may draw minibatches of single steps (``samples``/``apply_samples``):
-        true for agents whose output at a step depends on a bounded window (or nothing) before
-        it, false for recurrent memories that need the whole trial."""
-        return isinstance(self.module, MLP) or (
-            isinstance(self.module, TrMRL) and self.module.cfg.attention == "window")
-
     def samples(self, params: Any, obs: Observation) -> Any:
         """Whole trials obs [B, T, ...] -> per-step inputs, leaves [B, T, ...]: the step's
         window for ``window``-mode TrMRL, the observation itself for memoryless agents."""

@@ -284,12 +284,13 @@ class Encoder(nn.Module):
             x = layer(x, pos, mask)
         return self.layers[-1](x, pos, mask, newest_only=True)[:, 0]
 
-    def trial_windows(self, tokens: jax.Array) -> Windows:
-        """tokens [B, T, token_size] (whole trials) -> each step's window, leaves [B, T, N, ...]."""
-        b, t_len = tokens.shape[:2]
+    def trial_windows(self, x: jax.Array) -> Windows:
+        """x [B, T, F] (tokens or their embeddings, whole trials) -> each step's window, leaves
+        [B, T, N, ...]."""
+        b, t_len = x.shape[:2]
         pos, valid = self._window_keys(jnp.arange(t_len))  # [T, N]
         chex.assert_shape(pos, (t_len, self.cfg.window))
-        return Windows(tokens=tokens[:, jnp.clip(pos, 0)],
+        return Windows(tokens=x[:, jnp.clip(pos, 0)],
                        pos=jnp.broadcast_to(pos, (b,) + pos.shape),
                        valid=jnp.broadcast_to(valid, (b,) + valid.shape))
 
@@ -304,13 +305,9 @@ class Encoder(nn.Module):
         emb = self.embed(tokens)  # [B, T, d]
         if self.cfg.attention == "window":  # Embed each token once, then gather the windows.
             b, t_len, d = emb.shape
-            pos, valid = self._window_keys(jnp.arange(t_len))  # [T, N]
-            windows = emb[:, jnp.clip(pos, 0)]  # [B, T, N, d]
-            chex.assert_shape(windows, (b, t_len, self.cfg.window, d))
-            memory = self._encode_windows(
-                windows.reshape(b * t_len, self.cfg.window, d),
-                jnp.broadcast_to(pos, (b,) + pos.shape).reshape(b * t_len, -1),
-                jnp.broadcast_to(valid, (b,) + valid.shape).reshape(b * t_len, -1))
+            flat = jax.tree.map(lambda x: x.reshape((b * t_len,) + x.shape[2:]),
+                                self.trial_windows(emb))  # [B * T, N, ...]
+            memory = self._encode_windows(flat.tokens, flat.pos, flat.valid)
             return emb, memory.reshape(b, t_len, d)
         memory = emb
         for layer in self.layers:
