@@ -18,7 +18,7 @@ import numpy as np
 from trmrl_jax.api import Policy
 from trmrl_jax.envs import Task, TrialEnv
 from trmrl_jax.plots import pyplot
-from trmrl_jax.rollout import normalized
+from trmrl_jax.rollout import episode_returns, normalized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TrialRecord:
 
     def episode_returns(self) -> np.ndarray:
         """[episodes] undiscounted return of each episode."""
-        return self.reward.reshape(self.episodes, -1).sum(-1)
+        return np.asarray(episode_returns(self.reward[None], self.episode_length)[0])
 
 
 def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> TrialRecord:
