@@ -5,9 +5,13 @@ import subprocess
 import sys
 import warnings
 
-import jax
-import jax.numpy as jnp
-import pytest
+# MuJoCo picks its OpenGL back end when first imported: draw headless through EGL (software).
+if "DISPLAY" not in os.environ:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import pytest  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

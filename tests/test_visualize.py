@@ -18,7 +18,7 @@ from trmrl_jax.evaluate import meta_test
 from trmrl_jax.networks import make_agent
 from trmrl_jax.step import init_state
 from trmrl_jax.train import EVAL_SEED
-from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial
+from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial, render_trial
 
 from conftest import small_config
 
@@ -104,3 +104,37 @@ def test_velocity_plot_of_locomotion_trials(tmp_path):
     assert png_size(tmp_path / "v.png") == (800, 520)
     # Velocity 0, 0.2, ..., 1.4 then at the target: -(1.5 + 1.3 + ... + 0.1) per episode.
     np.testing.assert_allclose(record.episode_returns(), [-6.4, -6.4], rtol=1e-6)
+
+
+def test_rendered_rollout_of_a_halfcheetah_trial(tmp_path):
+    """A recorded Brax trial keeps the physics' positions (the observation's own), and
+    ``render_trial`` draws them into a GIF that plays in real time: one frame per 2 steps, each
+    a picture (not one flat colour) that changes as the body moves."""
+    from PIL import Image, ImageChops
+
+    cfg = small_config(env="halfcheetah_vel", episode_length=6, window=4, policy_out_gain=1.0)
+    env = envs.make(cfg.env)
+    agent = make_agent(cfg, env.action_size)
+    state = init_state(cfg, env, agent)
+    policy = Policy(cfg, env, agent, jax.tree.map(lambda x: x[0], PolicyParams(
+        state.params, state.obs_stats)))
+    record = record_trial(policy, env.sample_task(jax.random.PRNGKey(0), "test"),
+                          jax.random.PRNGKey(1), episodes=2)
+    assert record.qpos.shape == (12, env.mujoco_model.nq)
+    # Brax's halfcheetah observes the positions without the forward coordinate, then velocities.
+    np.testing.assert_allclose(record.next_obs[:, :8], record.qpos[:, 1:], atol=1e-5)
+    moved = record.qpos.copy()  # Stride the body forward so that consecutive frames differ.
+    moved[:, 0] += 0.3 * np.arange(12)
+    record = dataclasses.replace(record, qpos=moved)
+    path = tmp_path / "rollout.gif"
+    assert render_trial(record, env.mujoco_model, env.dt, str(path), width=160, height=120) == 6
+    gif = Image.open(path)
+    assert (gif.size, gif.n_frames, gif.info["duration"]) == ((160, 120), 6, round(2000 * env.dt))
+    frames = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        frames.append(gif.convert("RGB"))
+        assert np.asarray(frames[-1]).std() > 20.0  # A picture, not a blank frame.
+    below_text = (0, 45, 160, 120)  # The labels change every frame; the scene must too.
+    assert all(ImageChops.difference(a.crop(below_text), b.crop(below_text)).getbbox()
+               for a, b in zip(frames, frames[1:]))

@@ -35,6 +35,8 @@ class TrialRecord:
     # (zero outside its window); empty for agents without attention.
     attention: list[np.ndarray]
     episode_length: int
+    # [T, q_size] the physics' generalized positions after each step (Brax distributions only).
+    qpos: np.ndarray | None = None
 
     @property
     def episodes(self) -> int:
@@ -60,11 +62,13 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
             method=module.step, mutable=["intermediates"])
         action = jnp.clip(out.mean, -1.0, 1.0)
         ts, reward = jax.vmap(trial.step)(ts, action)
+        physics = ts.env_state.pipeline_state
+        qpos = None if physics is None else physics.q[0]
         attention = {name: layer["attention"][0][0, ..., -1, :] if cfg.attention == "window"
                      else layer["attention"][0][0]  # [heads, N] over the window's slots.
                      for name, layer in sown.get("intermediates", {}).items()}
         return (carry, ts), (obs.obs[0], ts.env_state.obs[0], action[0], reward[0],
-                             jax.tree.map(lambda x: x[0], ts.env_state.metrics), attention)
+                             jax.tree.map(lambda x: x[0], ts.env_state.metrics), attention, qpos)
 
     def episode(state, _):
         (carry, ts), steps = jax.lax.scan(step, state, None, length=cfg.episode_length)
@@ -76,13 +80,13 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
         _, steps = jax.lax.scan(episode, (policy.init_carry(1), ts), None, length=episodes)
         return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), steps)  # [E, H] -> [T]
 
-    obs, next_obs, action, reward, metrics, attention = jax.device_get(run(task, key))
+    obs, next_obs, action, reward, metrics, attention, qpos = jax.device_get(run(task, key))
     return TrialRecord(
         obs=obs, next_obs=next_obs, action=action, reward=reward, metrics=dict(metrics),
         task={k: np.asarray(v) for k, v in jax.device_get(task).items()},
         attention=[_over_trial(attention[name], cfg.window, cfg.attention)
                    for name in sorted(attention, key=lambda n: int(n.rsplit("_", 1)[1]))],
-        episode_length=cfg.episode_length)
+        episode_length=cfg.episode_length, qpos=qpos)
 
 
 def _over_trial(slots: np.ndarray, window: int, mode: str) -> np.ndarray:
@@ -191,3 +195,59 @@ def plot_velocity(records: Mapping[str, TrialRecord], path: str, title: str = ""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+class RenderError(RuntimeError):
+    """No OpenGL context could be made for MuJoCo's renderer."""
+
+
+def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame_every: int = 2,
+                 width: int = 320, height: int = 240, distance: float = 4.0) -> int:
+    """Writes the trial as an animated GIF that a person can watch: MuJoCo draws the recorded
+    positions (``record.qpos``) of ``model`` (a Brax distribution's ``mujoco_model``) from the
+    side, the camera ``distance`` metres away following the torso; every frame is labelled with
+    the episode, the step, the task and the return so far. One frame per ``frame_every`` steps,
+    played in real time (``dt``: seconds of simulation per step, the distribution's ``dt``).
+
+    Needs an OpenGL context: on a machine without a display, ``MUJOCO_GL=egl`` (or ``osmesa``)
+    must be set before MuJoCo is first imported (``experiments.visualize`` does so).
+    Returns the number of frames written.
+    """
+    import mujoco
+    from PIL import Image, ImageDraw
+
+    if record.qpos is None:
+        raise ValueError("the record has no physics positions to draw (not a Brax distribution)")
+    try:
+        renderer = mujoco.Renderer(model, height, width)
+    except Exception as e:  # The GL back end's own errors vary (glfw, EGL, OSMesa).
+        raise RenderError(f"no OpenGL context for MuJoCo ({type(e).__name__}: {e}); set "
+                          "MUJOCO_GL=egl or MUJOCO_GL=osmesa before importing brax or mujoco"
+                          ) from e
+    data = mujoco.MjData(model)
+    camera = mujoco.MjvCamera()
+    camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+    camera.distance, camera.elevation, camera.azimuth = distance, -20.0, 90.0
+    task = ", ".join(f"{k} {float(v):+.2f}" for k, v in record.task.items() if np.size(v) == 1)
+    velocity = record.metrics.get("x_velocity")
+    frames = []
+    try:
+        for t in range(0, record.reward.shape[0], frame_every):
+            data.qpos[:] = record.qpos[t]
+            mujoco.mj_forward(model, data)
+            camera.lookat[:] = data.xpos[1]  # Body 1: the torso.
+            renderer.update_scene(data, camera=camera)
+            frame = Image.fromarray(renderer.render())
+            episode, step = divmod(t, record.episode_length)
+            start = episode * record.episode_length
+            lines = [f"episode {episode + 1}/{record.episodes}  step {step + 1}  "
+                     f"return {record.reward[start:t + 1].sum():.1f}", f"task: {task}"]
+            if velocity is not None:
+                lines.append(f"x velocity {velocity[t]:+.2f}")
+            ImageDraw.Draw(frame).multiline_text((6, 4), "\n".join(lines), fill=(255, 255, 0))
+            frames.append(frame)
+    finally:
+        renderer.close()
+    frames[0].save(path, save_all=True, append_images=frames[1:], loop=0,
+                   duration=round(1000.0 * frame_every * dt))  # Milliseconds per frame.
+    return len(frames)

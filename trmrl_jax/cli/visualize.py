@@ -6,7 +6,8 @@ Runs one trial (memory kept over --episodes) of the meta-test's own held-out tas
 into --out (default WORKDIR/pictures): attention.png (TrMRL: each layer's and head's attention
 over the trial, episode boundaries, rewards underneath), paths.png (point_nav: the path of every
 episode, the goal, the training arc and the OOD annulus) or velocity.png (halfcheetah_vel and
-halfcheetah_dir: velocity against the target), for a test task and an OOD task.
+halfcheetah_dir: velocity against the target), for a test task and an OOD task; and, for the
+Brax distributions, rollout.gif: the test task's trial rendered by MuJoCo, to watch.
 """
 
 from __future__ import annotations
@@ -23,22 +24,29 @@ _EPISODES = flags.DEFINE_integer("episodes", 0, "Episodes of the trial (0: the r
                                  "eval_episodes).")
 _TASK = flags.DEFINE_integer("task", 0, "Which of the meta-test's held-out tasks (index).")
 _SEED = flags.DEFINE_integer("seed", 0, "Which seed of a run of several.")
+_RENDER = flags.DEFINE_boolean("render", True, "Brax distributions: also write rollout.gif.")
+_FRAME_EVERY = flags.DEFINE_integer("frame_every", 2, "rollout.gif: one frame per this many "
+                                    "steps (it plays in real time whatever the value).")
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+    if "DISPLAY" not in os.environ:  # Headless: MuJoCo's renderer draws through EGL.
+        os.environ.setdefault("MUJOCO_GL", "egl")  # Read when mujoco is first imported.
     cli.start_process()
     import jax
 
     import trmrl_jax
+    from trmrl_jax import visualize
     from trmrl_jax.config import ConfigError
     from trmrl_jax.train import EVAL_SEED
-    from trmrl_jax.visualize import plot_attention, plot_point_nav, plot_velocity, record_trial
 
     try:
         if _EPISODES.value < 0 or _TASK.value < 0:
             raise ConfigError("--episodes and --task must be >= 0")
+        if _FRAME_EVERY.value <= 0:
+            raise ConfigError(f"--frame_every={_FRAME_EVERY.value} must be a positive integer")
         config, policy = trmrl_jax.load(_WORKDIR.value, seed=_SEED.value)
     except ConfigError as e:
         cli.fail(e)
@@ -52,7 +60,8 @@ def main(argv: list[str]) -> None:
     for split in splits:
         task = jax.tree.map(lambda x: x[_TASK.value],
                             policy.env.sample_tasks(task_key, num, split))
-        records[f"{split} task {_TASK.value}"] = record_trial(policy, task, trial_key, episodes)
+        records[f"{split} task {_TASK.value}"] = visualize.record_trial(policy, task, trial_key,
+                                                                        episodes)
     out = _OUT.value or os.path.join(_WORKDIR.value, "pictures")
     os.makedirs(out, exist_ok=True)
     title = f"{config.agent} on {config.env}"
@@ -60,13 +69,20 @@ def main(argv: list[str]) -> None:
     first = next(iter(records.values()))
     if first.attention:
         written.append(os.path.join(out, "attention.png"))
-        plot_attention(first, written[-1], f"{title}: {next(iter(records))}")
+        visualize.plot_attention(first, written[-1], f"{title}: {next(iter(records))}")
     if config.env == "point_nav":
         written.append(os.path.join(out, "paths.png"))
-        plot_point_nav(records, written[-1], title)
+        visualize.plot_point_nav(records, written[-1], title)
     elif "x_velocity" in first.metrics and {"velocity", "direction"} & set(first.task):
         written.append(os.path.join(out, "velocity.png"))
-        plot_velocity(records, written[-1], title)
+        visualize.plot_velocity(records, written[-1], title)
+    if _RENDER.value and first.qpos is not None:
+        written.append(os.path.join(out, "rollout.gif"))
+        try:
+            visualize.render_trial(first, policy.env.mujoco_model, policy.env.dt, written[-1],
+                         frame_every=_FRAME_EVERY.value)
+        except visualize.RenderError as e:
+            cli.fail(e)
     for label, record in records.items():
         returns = ", ".join(f"{r:.2f}" for r in record.episode_returns())
         print(f"{label}: return per episode {returns}")

@@ -37,6 +37,16 @@ class BraxTaskDistribution(TaskDistribution):
             jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs.shape[-1])
         self.action_size = self._env.action_size
 
+    @property
+    def mujoco_model(self) -> Any:
+        """The ``mujoco.MjModel`` of the stock env: what ``visualize.render_trial`` draws."""
+        return self._env.sys.mj_model
+
+    @property
+    def dt(self) -> float:
+        """Seconds of simulated time per step (action)."""
+        return float(self._env.dt)
+
     def physics(self, task: Task) -> PipelineEnv:
         """The Brax env that simulates ``task``: here the stock env, whatever the task."""
         del task
