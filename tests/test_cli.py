@@ -106,13 +106,33 @@ def test_train_writes_every_output(trained):
 
 
 def test_evaluate_cli(trained, tmp_path):
+    """A meta-test of its own size; another run's levels (here the training run's final
+    meta-test, on the same 4 tasks) join the random-action level as references."""
     workdir, _ = trained
     out = str(tmp_path / "eval")
-    proc = run("experiments.evaluate", f"--workdir={workdir}", "--num_tasks=5", "--episodes=4",
-               f"--out={out}")
+    proc = run("experiments.evaluate", f"--workdir={workdir}", "--num_tasks=4", "--episodes=4",
+               f"--out={out}", f"--references=mlp={workdir}")
     results = json.load(open(os.path.join(out, "eval.json")))
-    assert results["ood"]["num_tasks"] == 5 and len(results["ood"]["returns_per_episode"]) == 4
+    assert results["ood"]["num_tasks"] == 4 and len(results["ood"]["returns_per_episode"]) == 4
     assert "meta-test ood" in proc.stdout
+    trained_eval = json.load(open(os.path.join(workdir, "eval.json")))
+    assert set(results["reference"]) == {"random", "mlp"}
+    for split in ("train", "test", "ood"):
+        assert results["reference"]["mlp"][split] == pytest.approx(
+            sum(trained_eval[split]["returns_per_episode"]) / 3)
+
+
+@pytest.mark.parametrize("references,message", [
+    ("mlp", "references item 'mlp' must be NAME=WORKDIR"),
+    ("mlp={workdir}", "was meta-tested on [4] tasks; use --num_tasks=4 here"),
+    ("mlp=/nonexistent", "'/nonexistent' holds no meta-tested run")])
+def test_evaluate_refuses_references_it_cannot_compare(trained, tmp_path, references, message):
+    workdir, _ = trained
+    proc = run("experiments.evaluate", f"--workdir={workdir}", "--num_tasks=5",
+               f"--out={tmp_path}", "--references=" + references.format(workdir=workdir),
+               check=False)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and not os.listdir(tmp_path)
 
 
 @pytest.mark.parametrize("flag,message", [

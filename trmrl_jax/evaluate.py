@@ -111,7 +111,7 @@ def write_results(results: dict, workdir: str, title: str = "") -> None:
     """``eval.json`` and ``adaptation.png`` (with the reference levels ``results`` holds)."""
     with open(os.path.join(workdir, "eval.json"), "w") as f:
         json.dump(results, f, indent=2)
-    references = {f"{name} actions": levels
+    references = {"random actions" if name == "random" else name: levels
                   for name, levels in results.get("reference", {}).items()}
     plot_adaptation({"meta-test": {k: v for k, v in results.items() if k in SPLITS}},
                     os.path.join(workdir, "adaptation.png"), title, references)

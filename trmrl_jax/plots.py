@@ -8,6 +8,7 @@ env steps, one line per run.
 
 from __future__ import annotations
 
+import itertools
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -46,7 +47,8 @@ def plot_adaptation(runs: Mapping[str, Mapping[str, dict]], path: str, title: st
                     else [y - np.asarray(interval[0]), np.asarray(interval[1]) - y])
             ax.errorbar(np.arange(1, len(y) + 1), y, yerr=yerr, marker="o", capsize=3,
                         label=label)
-        for (name, levels), style in zip((references or {}).items(), ("--", ":", "-.")):
+        for (name, levels), style in zip((references or {}).items(),
+                                         itertools.cycle(("--", ":", "-."))):
             if split in levels:
                 ax.axhline(levels[split], color="gray", linestyle=style, label=name)
         ax.set(title=f"{split} tasks", xlabel="episode of the trial", ylabel="mean return")

@@ -3,7 +3,9 @@
     python -m experiments.evaluate --workdir=runs/quickstart --num_tasks=20 --episodes=6
 
 Reads config.json and the newest checkpoint of --workdir; writes eval.json and adaptation.png
-there (or into --out).
+there (or into --out). adaptation.png draws the level of uniformly random actions on the same
+tasks and, with --references=mlp=runs/mlp,oracle=runs/oracle, the meta-test levels of other runs
+of the same distribution (e.g. the memoryless MLP and the oracle that sees the task).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 from absl import flags
 
 from trmrl_jax.cli import flags as cli
@@ -20,6 +23,42 @@ _NUM_TASKS = flags.DEFINE_integer("num_tasks", 20, "Held-out tasks per split.")
 _EPISODES = flags.DEFINE_integer("episodes", 6, "Sequential episodes per trial (memory kept).")
 _OUT = flags.DEFINE_string("out", None, "Folder for eval.json/adaptation.png (default: workdir).")
 _SPLITS = flags.DEFINE_list("splits", ["train", "test", "ood"], "Task splits to evaluate.")
+_REFERENCES = flags.DEFINE_list(
+    "references", [], "NAME=WORKDIR,...: evaluated runs of the same distribution, meta-tested "
+    "on as many tasks, whose level (mean over episodes) adaptation.png draws.")
+
+
+def reference_levels(items: list[str], cfg, num_tasks: int) -> dict[str, dict[str, float]]:
+    """``NAME=WORKDIR`` items -> {NAME: {split: mean return per episode}} from each run's
+    eval.json. The runs must share the distribution, the episode length and the number of
+    meta-test tasks, so that their tasks are this meta-test's (the same seed draws them)."""
+    from trmrl_jax.config import Config, ConfigError
+    from trmrl_jax.envs import SPLITS
+
+    levels = {}
+    for item in items:
+        name, sep, workdir = item.partition("=")
+        files = [os.path.join(workdir, f) for f in ("config.json", "eval.json")]
+        if not (sep and name and workdir):
+            raise ConfigError(f"references item {item!r} must be NAME=WORKDIR")
+        if not all(os.path.exists(f) for f in files):
+            raise ConfigError(f"references: {workdir!r} holds no meta-tested run (config.json "
+                              "and eval.json)")
+        with open(files[0]) as f:
+            other = Config.from_dict(json.load(f))
+        if (other.env, other.episode_length) != (cfg.env, cfg.episode_length):
+            raise ConfigError(f"references: {workdir!r} ran env={other.env} with episode_length="
+                              f"{other.episode_length}; this run has {cfg.env} and "
+                              f"{cfg.episode_length}")
+        with open(files[1]) as f:
+            ev = json.load(f)
+        tasks = {ev[s].get("num_tasks") for s in SPLITS if s in ev}
+        if tasks != {num_tasks}:
+            raise ConfigError(f"references: {workdir!r} was meta-tested on {sorted(tasks)} tasks; "
+                              f"use --num_tasks={min(tasks)} here, or evaluate it with "
+                              f"--num_tasks={num_tasks}")
+        levels[name] = {s: float(np.mean(ev[s]["returns_per_episode"])) for s in SPLITS if s in ev}
+    return levels
 
 
 def main(argv: list[str]) -> None:
@@ -45,6 +84,7 @@ def main(argv: list[str]) -> None:
             raise ConfigError(f"splits={bad} not allowed; choose from {', '.join(SPLITS)}")
         with open(os.path.join(workdir, "config.json")) as f:
             cfg = Config.from_dict(json.load(f))
+        others = reference_levels(_REFERENCES.value, cfg, _NUM_TASKS.value)
         run = Run.create(cfg)
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
         # Refuses a checkpoint of another version; skips (and leaves) damaged ones.
@@ -54,6 +94,7 @@ def main(argv: list[str]) -> None:
         cli.fail(e)
     results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value, episodes=_EPISODES.value,
                              splits=tuple(_SPLITS.value), references=True)
+    results["reference"].update(others)
     out = _OUT.value or workdir
     os.makedirs(out, exist_ok=True)
     write_results(results, out, title=f"{cfg.agent} on {cfg.env}")

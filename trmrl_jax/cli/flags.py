@@ -243,7 +243,8 @@ def use_compilation_cache() -> None:
 
 def quiet_brax_import_noise() -> None:
     """Brax prints 'Failed to import warp' on import and warns that it is unmaintained; MuJoCo
-    warns of deprecations; JAX logs that it found no TPU. None of it helps a user: hide it."""
+    warns of deprecations; JAX logs that it found no TPU; PyOpenGL (MuJoCo's EGL renderer) logs
+    that it has no accelerate module. None of it helps a user: hide it."""
     import contextlib
     import io
     import logging
@@ -253,6 +254,7 @@ def quiet_brax_import_noise() -> None:
     warnings.filterwarnings("ignore", message=".*not actively being maintained.*")
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         import brax.envs  # noqa: F401
 
