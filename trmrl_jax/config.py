@@ -118,10 +118,9 @@ class Config:
     total_env_steps: int = 1_500_000
     learning_rate: float = 1e-3  # Policy (and shared trunk) learning rate.
     value_learning_rate: float = 1e-3  # Value-head learning rate.
-    # Learning-rate schedules: each rate decays from update lr_decay_begin to lr_decay_end (0: the
-    # last update) to its final fraction of the initial value, linearly or geometrically.
-    lr_final_fraction: float = 1.0  # Policy rate at the end of the decay, as a fraction.
-    value_lr_final_fraction: float = 1.0  # Value rate at the end of the decay, as a fraction.
+    # Each rate decays from update lr_decay_begin to lr_decay_end to its final fraction.
+    lr_final_fraction: float = 1.0  # Policy rate at the end of the decay / learning_rate.
+    value_lr_final_fraction: float = 1.0  # Value rate at the end / value_learning_rate.
     lr_decay_begin: int = 0
     lr_decay_end: int = 0
     lr_decay_shape: str = "linear"
