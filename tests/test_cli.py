@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -177,7 +178,14 @@ def test_compare_writes_table_and_figures(tmp_path):
         assert len(r["test"]["adapt_and_hold"]) == 2
         assert len(r["learning_curve"]) == 3
         assert len(r["learning_curve"][0]["test_return_per_seed"]) == 2
-    for name in ("adaptation.png", "learning_curves.png"):
+        # The reward of every step of the 3 x 8-step trial: its sum over an episode is that
+        # episode's mean return, and the interval over the 2 seeds holds the mean.
+        steps = np.asarray(r["test"]["reward_per_step"])
+        np.testing.assert_allclose(steps.reshape(3, 8).sum(1), r["test"]["returns_per_episode"],
+                                   rtol=1e-4, atol=1e-4)
+        low, high = np.asarray(r["test"]["reward_per_step_ci95"])
+        assert np.all((low <= steps + 1e-6) & (steps <= high + 1e-6))
+    for name in ("adaptation.png", "reward_per_step.png", "learning_curves.png"):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000
     table = open(os.path.join(workdir, "results.md")).read()
     assert "--agents=trmrl,mlp" in table

@@ -59,7 +59,7 @@ def test_recorded_trial_is_the_meta_test_trial(tiny_run):
     returns = meta_test(policy.env, policy.agent, stacked.network, stacked.obs_stats,
                         key=jax.random.PRNGKey(EVAL_SEED), num_tasks=n,
                         episode_length=config.episode_length, episodes=config.eval_episodes,
-                        normalize_obs=config.normalize_obs, splits=("test",))["test"]
+                        normalize_obs=config.normalize_obs, splits=("test",))["test"].returns
     np.testing.assert_allclose(record.episode_returns(), returns[0, index], rtol=1e-5)
     assert len(record.attention) == config.num_layers
     assert record.attention[0].shape == (config.num_heads,) + (record.reward.shape[0],) * 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import numpy as np
@@ -22,12 +22,20 @@ from trmrl_jax.rollout import episode_returns, rollout
 from trmrl_jax.stats import per_episode
 
 
+class MetaTest(NamedTuple):
+    """One split's meta-test of seed-stacked parameters."""
+
+    returns: np.ndarray  # [S, num_tasks, episodes] undiscounted return of each episode.
+    reward_per_step: np.ndarray  # [S, episodes * episode_length] mean reward over the tasks.
+
+
 @functools.lru_cache(maxsize=16)
 def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, episodes: int,
                    normalize_obs: bool, deterministic: bool = True,
                    reset_inputs_each_episode: bool = False
-                   ) -> Callable[[Any, RunningStats, Any, jax.Array], jax.Array]:
-    """Returns ``evaluate(params [S], obs_stats [S], tasks [n], key) -> returns [S, n, episodes]``
+                   ) -> Callable[[Any, RunningStats, Any, jax.Array], tuple[jax.Array, jax.Array]]:
+    """Returns ``evaluate(params [S], obs_stats [S], tasks [n], key) -> (returns [S, n,
+    episodes], reward per step [S, episodes * episode_length], mean over the n tasks)``
     (jitted), for seed-stacked parameters.
 
     The seeds are vmapped into one program and meet the same tasks and noise. Tasks are an
@@ -40,7 +48,7 @@ def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, 
         n = jax.tree.leaves(tasks)[0].shape[0]
         traj = rollout(agent, trial_env, params, stats, tasks, jax.random.split(key, n),
                        deterministic=deterministic, normalize_obs=normalize_obs)
-        return episode_returns(traj.reward, episode_length)
+        return episode_returns(traj.reward, episode_length), traj.reward.mean(0)
 
     return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, None, None)))
 
@@ -55,9 +63,8 @@ def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningSt
               key: jax.Array, num_tasks: int, episode_length: int, episodes: int,
               normalize_obs: bool, splits: tuple[str, ...] = SPLITS,
               deterministic: bool = True, reset_inputs_each_episode: bool = False
-              ) -> dict[str, np.ndarray]:
-    """Meta-tests seed-stacked parameters [S, ...] on ``num_tasks`` tasks of each split
-    -> {split: returns [S, num_tasks, episodes]}.
+              ) -> dict[str, MetaTest]:
+    """Meta-tests seed-stacked parameters [S, ...] on ``num_tasks`` tasks of each split.
 
     The same ``key`` gives the same held-out tasks, so runs and agents are compared on equal terms.
     """
@@ -65,8 +72,8 @@ def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningSt
                               normalize_obs=normalize_obs, deterministic=deterministic,
                               reset_inputs_each_episode=reset_inputs_each_episode)
     task_key, run_key = jax.random.split(key)
-    return {split: np.asarray(evaluate(params, stats, env.sample_tasks(task_key, num_tasks, split),
-                                       run_key))
+    return {split: MetaTest(*map(np.asarray, evaluate(
+        params, stats, env.sample_tasks(task_key, num_tasks, split), run_key)))
             for split in splits}
 
 

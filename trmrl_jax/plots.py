@@ -89,3 +89,33 @@ def plot_learning_curves(runs: Mapping[str, Sequence[dict]], path: str, title: s
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_reward_per_step(runs: Mapping[str, Mapping[str, dict]], episode_length: int, path: str,
+                         title: str = "") -> None:
+    """``runs[label][split]``: ``reward_per_step`` [T] (mean over tasks and seeds) and, with
+    several seeds, ``reward_per_step_ci95`` [2, T], drawn as a band. One panel per split, episode
+    boundaries dashed: how many steps of the first episode an agent needs to find its task, and
+    how much of that search the next episodes skip."""
+    plt = pyplot()
+    splits = [s for s in SPLITS if any(s in r for r in runs.values())]
+    fig, axes = plt.subplots(len(splits), 1, figsize=(9, 2.9 * len(splits)), squeeze=False)
+    for ax, split in zip(axes[:, 0], splits):
+        for label, record in runs.items():
+            if split not in record:
+                continue
+            y = np.asarray(record[split]["reward_per_step"])
+            ax.plot(np.arange(1, len(y) + 1), y, lw=1.0, label=label)
+            if "reward_per_step_ci95" in record[split]:
+                low, high = record[split]["reward_per_step_ci95"]
+                ax.fill_between(np.arange(1, len(y) + 1), low, high, alpha=0.2)
+        length = max(len(r[split]["reward_per_step"]) for r in runs.values() if split in r)
+        for boundary in range(episode_length, length, episode_length):
+            ax.axvline(boundary + 0.5, color="gray", lw=0.6, ls="--")
+        ax.set(title=f"{split} tasks", xlabel="step of the trial", ylabel="mean reward")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", ncol=len(runs))
+    fig.suptitle(title or "reward per step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

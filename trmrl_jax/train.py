@@ -186,22 +186,25 @@ class MetricsLog:
 def evaluate_seeds(run: Run, state: TrainState, *, num_tasks: int, episodes: int,
                    splits: tuple[str, ...], references: bool = False) -> dict:
     """Meta-tests every seed (vmapped, one program); the split records pool seeds and tasks,
-    ``per_seed`` keeps them. ``references``: also ``reference.random``, the return per episode
-    of uniformly random actions on the same tasks (the level an agent must beat)."""
+    ``per_seed`` keeps them; each has ``reward_per_step`` [episodes * episode_length], the mean
+    reward at every step of the trial (how fast the agent adapts within an episode).
+    ``references``: also ``reference.random``, the return per episode of uniformly random
+    actions on the same tasks (the level an agent must beat)."""
     cfg = run.cfg
-    returns = meta_test(run.env, run.agent, state.params, state.obs_stats,
-                        key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
-                        episode_length=cfg.episode_length, episodes=episodes,
-                        normalize_obs=cfg.normalize_obs, splits=splits,
-                        reset_inputs_each_episode=cfg.reset_memory_each_episode)
-    per_seed = [{split: summarize(r[i]) for split, r in returns.items()}
-                for i in range(cfg.num_seeds)]
+    tests = meta_test(run.env, run.agent, state.params, state.obs_stats,
+                      key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
+                      episode_length=cfg.episode_length, episodes=episodes,
+                      normalize_obs=cfg.normalize_obs, splits=splits,
+                      reset_inputs_each_episode=cfg.reset_memory_each_episode)
+    per_seed = [{split: dict(summarize(t.returns[i]), reward_per_step=t.reward_per_step[i].tolist())
+                 for split, t in tests.items()} for i in range(cfg.num_seeds)]
     out = {}
     for split in splits:
         curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
         pooled = dict(per_seed[0][split]) if cfg.num_seeds == 1 else dict(
             summarize_seeds(curves), num_tasks=num_tasks,
-            std_over="seeds (each seed's curve is its mean over tasks)")
+            std_over="seeds (each seed's curve is its mean over tasks)",
+            reward_per_step=tests[split].reward_per_step.mean(0).tolist())
         out[split] = pooled
     if cfg.num_seeds > 1:
         out["per_seed"] = per_seed

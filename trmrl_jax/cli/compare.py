@@ -8,7 +8,8 @@ meta-test each, and write the results tables and two figures.
 
 Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
 variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD
-curves of every variant) and learning_curves.png (meta-test return against env steps, mean and
+curves of every variant), reward_per_step.png (mean reward at every step of the trial, with its
+interval over seeds) and learning_curves.png (meta-test return against env steps, mean and
 spread over seeds).
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 from absl import flags
 
 from trmrl_jax.cli import flags as cli
-from trmrl_jax.stats import adapts_and_holds, summarize_seeds
+from trmrl_jax.stats import adapts_and_holds, bootstrap_interval, summarize_seeds
 
 _AGENTS = flags.DEFINE_list("agents", ["trmrl", "rl2", "mlp", "oracle"], "Agents to compare.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
@@ -58,6 +59,9 @@ def summarize_run(workdir: str, wall_s: float) -> dict:
             out[split]["returns_se_per_episode"] = ev[split]["returns_se_per_episode"]
         out[split]["se_over"] = "seeds" if len(curves) > 1 else "tasks"
         out[split]["per_seed"] = curves.tolist()
+        steps = np.asarray([r[split]["reward_per_step"] for r in per_seed])  # [S, T]
+        out[split]["reward_per_step"] = steps.mean(0).tolist()
+        out[split]["reward_per_step_ci95"] = [b.tolist() for b in bootstrap_interval(steps)]
         out[split]["adapt_and_hold"] = [
             adapts_and_holds(r[split]["returns_per_episode"], r[split]["returns_se_per_episode"])
             for r in per_seed]
@@ -93,15 +97,18 @@ def markdown(results: dict, command: str) -> str:
 
 
 def plot(results: dict, runs: dict, root: str, title: str) -> None:
-    """adaptation.png (test and OOD curves of every variant, with the random-action level) and
-    learning_curves.png (training and meta-test return against env steps)."""
-    from trmrl_jax.plots import plot_adaptation, plot_learning_curves
+    """adaptation.png (test and OOD curves of every variant, with the random-action level),
+    reward_per_step.png (the mean reward at every step of the trial) and learning_curves.png
+    (training and meta-test return against env steps)."""
+    from trmrl_jax.plots import plot_adaptation, plot_learning_curves, plot_reward_per_step
 
     with open(os.path.join(next(iter(runs.values())).workdir, "eval.json")) as f:
         reference = json.load(f).get("reference", {})  # Same tasks for every variant.
     curves = {name: {s: r[s] for s in ("test", "ood") if s in r} for name, r in results.items()}
     plot_adaptation(curves, os.path.join(root, "adaptation.png"), title,
                     {f"{name} actions": levels for name, levels in reference.items()})
+    plot_reward_per_step(curves, next(iter(runs.values())).episode_length,
+                         os.path.join(root, "reward_per_step.png"), title)
     rows = {}
     for name, cfg in runs.items():
         with open(os.path.join(cfg.workdir, "metrics.jsonl")) as f:
@@ -147,7 +154,8 @@ def main(argv: list[str]) -> None:
     plot(results, runs, root, base.env)
     with open(os.path.join(root, "results.md"), "w") as f:
         f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:])))
-    print(f"results in {root}/results.json, results.md, adaptation.png, learning_curves.png")
+    print(f"results in {root}/results.json, results.md, adaptation.png, reward_per_step.png, "
+          "learning_curves.png")
 
 
 def run() -> None:
