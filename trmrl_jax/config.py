@@ -486,8 +486,8 @@ def _distribution_presets() -> dict[str, Config]:
 PRESETS: dict[str, Config] = {
     # TrMRL on the 2-D point distribution: meta-learns in a few minutes on a 2-core CPU. Trials
     # of 6 episodes, as many as the meta-test has (trained on 3, agents slide back after the
-    # third); both rates decay to 0.1x from update 100 to the last, 227 (without a decay some
-    # seeds collapse late in the run).
+    # third); both rates decay to 0.1x from update 150 (2.3M env steps, when every seed has
+    # taken off) to the last, 292 (without a decay some seeds collapse late in the run).
     "quickstart": Config(episodes_per_trial=6, num_tasks=128, total_env_steps=4_500_000,
                          lr_decay_begin=150, lr_final_fraction=0.1, value_lr_final_fraction=0.1,
                          eval_tasks=100, workdir="runs/quickstart"),
