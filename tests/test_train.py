@@ -124,6 +124,25 @@ def test_resume_continues_exactly(tmp_path):
     assert Checkpointer(str(tmp_path / "b"), 3).latest_step() == 4
 
 
+def test_a_finished_run_meta_tests_again_without_compiling_a_step(tmp_path, monkeypatch):
+    """Launching a finished run again (e.g. to re-meta-test it with newer evaluation code)
+    restores the final state and writes eval.json anew; no train step is built."""
+    import trmrl_jax.train as train_module
+
+    cfg = small_config(total_env_steps=16 * 24 * 2, workdir=str(tmp_path))
+    final, _ = train(cfg, progress=False)
+    os.remove(tmp_path / "eval.json")
+
+    def no_step(*args, **kwargs):
+        raise AssertionError("a finished run built a train step")
+
+    monkeypatch.setattr(train_module, "make_train_step", no_step)
+    again, rows = train(cfg, progress=False)
+    assert rows == [] and os.path.exists(tmp_path / "eval.json")
+    for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(again)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 _DEVICES_SCRIPT = """
 import sys, numpy as np, jax
 sys.path.insert(0, {tests!r})

@@ -455,7 +455,8 @@ def _train(run: Run, stop: StopSignals, progress: bool, callbacks: Sequence[Call
     log = MetricsLog(cfg, start) if primary else None
 
     t0 = time.perf_counter()
-    step = make_train_step(cfg, run.env, run.agent, run.mesh).lower(state).compile()
+    if start < cfg.num_updates:  # A finished run only meta-tests again: nothing to compile.
+        step = make_train_step(cfg, run.env, run.agent, run.mesh).lower(state).compile()
     compile_s = time.perf_counter() - t0
 
     shown = Progress(cfg, start, sys.stdout.isatty()) if progress and primary else None
