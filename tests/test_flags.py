@@ -20,8 +20,8 @@ def test_every_field_has_its_own_meaning():
     # Section headings of config.py ("# Agent.", "# PPO.") are not a field's meaning.
     assert "Agent." not in docs["agent"] and not docs["total_env_steps"].startswith("PPO")
     # A comment above and one at the end of the line are joined; allowed values are appended.
-    assert docs["lr_final_fraction"].startswith("Learning-rate schedules:")
-    assert "Policy rate at the end of the decay, as a fraction." in docs["lr_final_fraction"]
+    assert docs["lr_final_fraction"].startswith("Each rate decays from update lr_decay_begin")
+    assert "Policy rate at the end of the decay / learning_rate." in docs["lr_final_fraction"]
     assert docs["agent"].endswith(f"Allowed: one of {', '.join(AGENTS)}.")
     assert docs["clip_eps"].endswith("Allowed: a number in (0, 1).")
 
