@@ -80,7 +80,7 @@ def main(argv: list[str]) -> None:
         written.append(os.path.join(out, "rollout.gif"))
         try:
             visualize.render_trial(first, policy.env.mujoco_model, policy.env.dt, written[-1],
-                         frame_every=_FRAME_EVERY.value)
+                                   frame_every=_FRAME_EVERY.value)
         except visualize.RenderError as e:
             cli.fail(e)
     for label, record in records.items():
