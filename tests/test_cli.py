@@ -189,7 +189,7 @@ def test_compare_writes_table_and_figures(tmp_path):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000
     table = open(os.path.join(workdir, "results.md")).read()
     assert "--agents=trmrl,mlp" in table
-    assert "| ep 3 | adapt and hold | env steps | seeds | wall s |" in table
+    assert "| ep 3 | adapt and hold | env steps | seeds | train s |" in table
     mlp_test = f"{results['mlp']['test']['returns_per_episode'][0]:.2f} ["
     assert any(line.startswith("| mlp | " + mlp_test) for line in table.splitlines())
     assert "results in" in proc.stdout
@@ -199,3 +199,14 @@ def test_compare_window_ablation_refuses_other_agents(tmp_path):
     proc = run("experiments.compare", *SMALL, "--agents=rl2", "--windows=2,4",
                f"--workdir={tmp_path}", check=False)
     assert proc.returncode == 2 and "--windows is a TrMRL ablation" in proc.stderr
+
+
+def test_training_seconds_adds_up_the_launches_of_a_resumed_run():
+    from trmrl_jax.cli.compare import training_seconds
+
+    first = [{"time_s": 10.0, "compile_s": 8.0}, {"time_s": 12.0}, {"time_s": 14.0}]
+    second = [{"time_s": 20.0, "compile_s": 15.0}, {"time_s": 22.0}]  # Longer than the first.
+    third = [{"time_s": 3.0}, {"time_s": 5.0}]  # A launch whose first row was not logged.
+    assert training_seconds(first) == 14.0
+    assert training_seconds(first + second) == 36.0
+    assert training_seconds(first + second + third) == 41.0
