@@ -18,7 +18,7 @@ from trmrl_jax.checkpoint import DAMAGED_DIR, Checkpointer
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import replicate
 from trmrl_jax.step import Run, init_state
-from trmrl_jax.train import TrainingDiverged, cut_metrics, restore_or_init, train
+from trmrl_jax.train import StopSignals, TrainingDiverged, cut_metrics, restore_or_init, train
 
 from conftest import small_config
 
@@ -162,18 +162,42 @@ def test_sigterm_checkpoints_then_a_relaunch_ends_as_an_uninterrupted_run(tmp_pa
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_a_second_signal_stops_at_once(tmp_path):
+def test_a_burst_of_signals_is_one_stop_request(tmp_path):
+    """``timeout`` signals the process, then its process group: the same SIGTERM arrives twice
+    within microseconds. Two signals 5 ms apart stop the run as one: a checkpoint, exit 75."""
     workdir = str(tmp_path / "run")
     with open(tmp_path / "stderr", "w") as err:
         proc = subprocess.Popen(_cli(workdir, total_env_steps=256 * 100_000), cwd=ROOT, env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=err)
         _wait_for_rows(os.path.join(workdir, "metrics.jsonl"), 1, proc)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         time.sleep(0.005)  # Two signals, not one: the first has been delivered by now.
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        assert proc.wait(timeout=60) == 75
     text = (tmp_path / "stderr").read_text()
-    assert "SIGINT received: stopping after this update" in text
+    assert text.count("received") == 1 and "SIGTERM received: stopping after this update" in text
+    stopped = re.search(r"stopped by SIGTERM after update (\d+) of", text)
+    assert stopped and Checkpointer(workdir, 3).all_steps() == [int(stopped.group(1))]
+
+
+def test_a_second_signal_after_the_burst_stops_at_once(tmp_path):
+    """A signal more than ``StopSignals.BURST_S`` after the first ends the process at once with
+    128 + its number (here while the main thread sleeps, as it would inside a long step)."""
+    script = ("import time\nfrom trmrl_jax.train import StopSignals\n"
+              "with StopSignals():\n    print('ready', flush=True)\n    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while (line := proc.stdout.readline()) != "ready\n":  # Past the imports' own lines.
+        assert line, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)  # Within the burst: the same request.
+    time.sleep(StopSignals.BURST_S + 0.5)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    text = proc.stderr.read()
+    assert text.count("received") == 2 and "SIGINT received: stopping after this update" in text
     assert text.rstrip().endswith("SIGTERM received again: stopping at once")
 
 

@@ -336,6 +336,9 @@ class StopSignals:
     """While active, SIGTERM and SIGINT (what a cluster sends before it kills a job, and Ctrl-C)
     ask the loop to stop between updates; a second one ends the process at once with status
     128 + its number (143 for SIGTERM, 130 for SIGINT), leaving the last checkpoint as it is.
+    Signals within ``BURST_S`` of the first count as that one: ``timeout`` and some schedulers
+    signal the process and then its whole process group, which delivers the same SIGTERM twice
+    within microseconds.
 
     A Python signal handler runs only when the main thread next runs Python code, which can be
     minutes away inside a compiled step; so the handlers do nothing themselves, and a thread
@@ -345,9 +348,11 @@ class StopSignals:
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    BURST_S = 1.0
 
     def __init__(self) -> None:
         self.received = 0  # The first signal's number, 0 while none came.
+        self._received_at = 0.0  # time.monotonic() of the first signal.
         self._previous: dict[int, Any] = {}
         self._previous_fd = -1
         self._sockets: tuple[socket.socket, socket.socket] | None = None
@@ -384,9 +389,11 @@ class StopSignals:
                     continue
                 name = signal.Signals(signum).name
                 if self.received:
+                    if time.monotonic() - self._received_at < self.BURST_S:
+                        continue
                     os.write(2, f"\n{name} received again: stopping at once\n".encode())
                     os._exit(128 + signum)
-                self.received = signum
+                self.received, self._received_at = signum, time.monotonic()
                 os.write(2, f"\n{name} received: stopping after this update with a checkpoint; "
                             "a second signal stops at once\n".encode())
 
