@@ -73,8 +73,8 @@ def summarize_run(workdir: str) -> dict:
             out[split]["returns_se_per_episode"] = ev[split]["returns_se_per_episode"]
         out[split]["se_over"] = "seeds" if len(curves) > 1 else "tasks"
         out[split]["per_seed"] = curves.tolist()
+        out[split]["reward_per_step"] = ev[split]["reward_per_step"]  # Pooled over seeds.
         steps = np.asarray([r[split]["reward_per_step"] for r in per_seed])  # [S, T]
-        out[split]["reward_per_step"] = steps.mean(0).tolist()
         out[split]["reward_per_step_ci95"] = [b.tolist() for b in bootstrap_interval(steps)]
         out[split]["adapt_and_hold"] = [
             adapts_and_holds(r[split]["returns_per_episode"], r[split]["returns_se_per_episode"])
@@ -116,12 +116,13 @@ def plot(results: dict, runs: dict, root: str, title: str) -> None:
     (training and meta-test return against env steps)."""
     from trmrl_jax.plots import plot_adaptation, plot_learning_curves, plot_reward_per_step
 
-    with open(os.path.join(next(iter(runs.values())).workdir, "eval.json")) as f:
+    first = next(iter(runs.values()))
+    with open(os.path.join(first.workdir, "eval.json")) as f:
         reference = json.load(f).get("reference", {})  # Same tasks for every variant.
     curves = {name: {s: r[s] for s in ("test", "ood") if s in r} for name, r in results.items()}
     plot_adaptation(curves, os.path.join(root, "adaptation.png"), title,
                     {f"{name} actions": levels for name, levels in reference.items()})
-    plot_reward_per_step(curves, next(iter(runs.values())).episode_length,
+    plot_reward_per_step(curves, first.episode_length,
                          os.path.join(root, "reward_per_step.png"), title)
     rows = {}
     for name, cfg in runs.items():
