@@ -56,6 +56,7 @@ import time
 from absl import app, flags
 
 from trmrl_jax.cli import flags as cli
+from trmrl_jax.cli import output
 
 LEARNERS = ("env_only", "brax_ppo", "mlp", "rl2", "trmrl_sliding", "trmrl_window")
 OURS = {"mlp": dict(agent="mlp"), "rl2": dict(agent="rl2"),
@@ -140,8 +141,8 @@ def bench_ours(cfg, repeats: int, max_timed_s: float) -> dict:
 
     t0 = time.perf_counter()
     run = Run.create(cfg)
-    state = jax.block_until_ready(replicate(init_state(cfg, run.env, run.agent), run.mesh))
-    step = make_train_step(cfg, run.env, run.agent, run.mesh)
+    state = jax.block_until_ready(replicate(init_state(run), run.mesh))
+    step = make_train_step(run)
     tc = time.perf_counter()
     compiled = step.lower(state).compile()
     compile_s = time.perf_counter() - tc
@@ -158,35 +159,21 @@ def bench_ours(cfg, repeats: int, max_timed_s: float) -> dict:
 
 def bench_env_only(cfg, repeats: int, max_timed_s: float) -> dict:
     import jax
-    import jax.numpy as jnp
 
     from trmrl_jax import envs
     from trmrl_jax.envs import TrialEnv
+    from trmrl_jax.rollout import uniform_actions
 
     t0 = time.perf_counter()
     env = envs.make(cfg.env, backend=cfg.backend)
     trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial,
                          cfg.reset_memory_each_episode)
-    n, h, e, a = cfg.num_tasks, cfg.episode_length, cfg.episodes_per_trial, env.action_size
 
     def rollout(key):
-        task_key, reset_key, action_key = jax.random.split(key, 3)
-        tasks = env.sample_tasks(task_key, n, "train")
-        ts = jax.vmap(trial_env.reset)(jax.random.split(reset_key, n), tasks)
-
-        def step(carry, k):
-            ts, total = carry
-            action = jax.random.uniform(k, (n, a), minval=-1.0, maxval=1.0)
-            ts, reward = jax.vmap(trial_env.step)(ts, action)
-            return (ts, total + reward.sum()), None
-
-        def episode(carry, keys):
-            (ts, total), _ = jax.lax.scan(step, carry, keys)
-            return (jax.vmap(trial_env.next_episode)(ts), total), None
-
-        keys = jax.random.split(action_key, e * h).reshape(e, h, -1)
-        (_, total), _ = jax.lax.scan(episode, (ts, jnp.zeros(())), keys)
-        return total  # An output that depends on every step, so nothing is optimised away.
+        task_key, trial_key = jax.random.split(key)
+        tasks = env.sample_tasks(task_key, cfg.num_tasks, "train")
+        steps = uniform_actions(trial_env, tasks, jax.random.split(trial_key, cfg.num_tasks))
+        return steps.reward.sum()  # Depends on every step, so nothing is optimised away.
 
     key = jax.random.PRNGKey(cfg.seed)
     tc = time.perf_counter()
@@ -380,8 +367,8 @@ def table(results: dict) -> str:
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
-    cli.quiet_brax_import_noise()
+        output.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+    output.quiet_brax_import_noise()
     from trmrl_jax.config import Config, ConfigError
 
     if _CHILD.value:
@@ -398,7 +385,7 @@ def main(argv: list[str]) -> None:
         learners = list(_LEARNERS.value)
         check(cfg, learners)
     except ConfigError as e:
-        cli.fail(e)
+        output.fail(e)
     hw = hardware()
     print(f"benchmark: env={cfg.env} backend={cfg.backend} num_envs={cfg.num_tasks} "
           f"T={cfg.episodes_per_trial}x{cfg.episode_length}={cfg.trial_length} "

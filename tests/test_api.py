@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import trmrl_jax
-from trmrl_jax import config as config_module
+from trmrl_jax import presets as presets_module
 from trmrl_jax.config import ConfigError
 from trmrl_jax.envs import TrialEnv
-from trmrl_jax.train import EVAL_SEED
+from trmrl_jax.evaluate import EVAL_SEED
 
 from conftest import small_config
 
@@ -29,7 +29,7 @@ def readme_examples() -> list[str]:
 def test_readme_train_example_calls_back_after_every_update(tmp_path, monkeypatch):
     """The README's code unchanged; only the quickstart preset is shrunk to a tiny run."""
     tiny = small_config(total_env_steps=16 * 24 * 2, workdir="runs/quickstart")
-    monkeypatch.setitem(config_module.PRESETS, "quickstart", tiny)
+    monkeypatch.setitem(presets_module.PRESETS, "quickstart", tiny)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(readme_examples()[0], namespace)

@@ -51,7 +51,7 @@ def test_compilation_cache_is_keyed_by_the_host(trained, tmp_path):
     """An explicit --compilation_cache puts entries into the host's own subfolder. Renamed to
     the key of a host whose CPU lacks one feature, they are not loaded: the next launch
     compiles every program again into this host's subfolder and leaves the other's alone."""
-    from trmrl_jax.cli.flags import host_key
+    from trmrl_jax.cli.cache import host_key
 
     cache = tmp_path / "cache"
     args = ("experiments.evaluate", f"--workdir={trained[0]}", "--num_tasks=2", "--episodes=2",

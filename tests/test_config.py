@@ -10,7 +10,9 @@ import warnings
 
 import pytest
 
-from trmrl_jax.config import PRESETS, RULES, Config, ConfigError, preset, validate, workdir_problem
+from trmrl_jax.config import RULES, Config, ConfigError, validate
+from trmrl_jax.presets import PRESETS, preset
+from trmrl_jax.workdir import workdir_problem
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -47,6 +49,7 @@ INVALID = {
     "attention": "full", "window": 0, "num_layers": 0, "num_heads": 0, "d_model": -64,
     "d_ff": 0, "position": "learned", "policy_input": "token", "value_input": "none",
     "init": "xavier", "head_hidden": 0, "gru_size": 0, "compute_dtype": "float16",
+    "matmul_precision": "tf32",
     "init_std": 0.0, "policy_out_gain": -1.0, "total_env_steps": 0, "learning_rate": -1e-3,
     "value_learning_rate": float("nan"), "lr_final_fraction": 0.0,
     "value_lr_final_fraction": 1.5, "lr_decay_begin": -1, "lr_decay_end": -5,

@@ -17,8 +17,11 @@ import pytest
 from trmrl_jax.checkpoint import DAMAGED_DIR, Checkpointer
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import replicate
+from trmrl_jax.runlog import cut_metrics
+from trmrl_jax.signals import StopSignals
 from trmrl_jax.step import Run, init_state
-from trmrl_jax.train import StopSignals, TrainingDiverged, cut_metrics, restore_or_init, train
+from trmrl_jax.train import TrainingDiverged, train
+from trmrl_jax.workdir import restore_or_init
 
 from conftest import small_config
 
@@ -183,7 +186,7 @@ def test_a_burst_of_signals_is_one_stop_request(tmp_path):
 def test_a_second_signal_after_the_burst_stops_at_once(tmp_path):
     """A signal more than ``StopSignals.BURST_S`` after the first ends the process at once with
     128 + its number (here while the main thread sleeps, as it would inside a long step)."""
-    script = ("import time\nfrom trmrl_jax.train import StopSignals\n"
+    script = ("import time\nfrom trmrl_jax.signals import StopSignals\n"
               "with StopSignals():\n    print('ready', flush=True)\n    time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -248,7 +251,7 @@ def test_a_diverging_seed_is_named_and_the_run_stops(tmp_path):
     the message names seed 1 alone and the checkpoint stays the newest."""
     cfg = small_config(agent="mlp", num_seeds=2, seed=7, workdir=str(tmp_path / "run"))
     run = Run.create(cfg)
-    state = jax.device_get(init_state(cfg, run.env, run.agent))
+    state = jax.device_get(init_state(run))
     poison = jax.tree.map(lambda x: np.asarray(x).copy(), state.params)
     for leaf in jax.tree.leaves(poison):
         leaf[1] = np.nan

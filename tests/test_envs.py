@@ -166,7 +166,7 @@ def test_rand_params_tasks_simulate_different_physics():
 
 def test_trial_keeps_task_across_episodes_and_flags_boundaries():
     dist = envs.make("point_nav")
-    trial = envs.TrialEnv(dist, episode_length=3, num_episodes=2)
+    trial = envs.TrialEnv(dist, episode_length=3, episodes_per_trial=2)
     task = dist.sample_task(jax.random.PRNGKey(0), "train")
     ts = trial.reset(jax.random.PRNGKey(1), task)
     flags, positions = [], []
@@ -190,7 +190,8 @@ def test_per_episode_reset_starts_every_episode_from_an_empty_token():
     """With the reference's per-episode reset, each episode's first token is (s0, 0, 0, 1): no
     action or reward of the previous episode reaches the agent."""
     dist = envs.make("point_nav")
-    trial = envs.TrialEnv(dist, episode_length=3, num_episodes=3, reset_inputs_each_episode=True)
+    trial = envs.TrialEnv(dist, episode_length=3, episodes_per_trial=3,
+                          reset_memory_each_episode=True)
     ts = trial.reset(jax.random.PRNGKey(1), dist.sample_task(jax.random.PRNGKey(0), "train"))
     for t in range(9):
         if t and t % 3 == 0:

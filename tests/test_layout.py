@@ -52,12 +52,33 @@ def test_no_import_cycle():
             visit(module, [])
 
 
+def _stage(module: str, stages: list[str]) -> int | None:
+    """The index of the stage ``module`` belongs to (a stage is a module or a package)."""
+    for i, stage in enumerate(stages):
+        if module == stage or module.startswith(stage + "."):
+            return i
+    return None
+
+
 def test_data_flows_one_way():
-    """Task distributions -> trial rollout -> PPO -> the compiled step -> the host loop: no
-    module imports one later in that chain."""
-    order = ["trmrl_jax.envs", "trmrl_jax.rollout", "trmrl_jax.ppo", "trmrl_jax.step",
-             "trmrl_jax.train"]
+    """Task distributions -> trial rollout -> learners -> the compiled step -> the meta-test ->
+    the run folder -> the host loop: no module imports one later in that chain."""
+    stages = ["trmrl_jax.envs", "trmrl_jax.rollout", "trmrl_jax.learners", "trmrl_jax.step",
+              "trmrl_jax.evaluate", "trmrl_jax.workdir", "trmrl_jax.train"]
     graph = import_graph()
-    for i, module in enumerate(order):
-        later = set(order[i + 1:])
-        assert not graph[module] & later, (module, graph[module] & later)
+    assert all(any(_stage(m, stages) == i for m in graph) for i in range(len(stages)))
+    for module, deps in graph.items():
+        here = _stage(module, stages)
+        if here is None:
+            continue
+        later = {d for d in deps if (_stage(d, stages) or -1) > here}
+        assert not later, (module, later)
+
+
+def test_every_module_is_short():
+    """A module a newcomer reads in one sitting: under 400 lines."""
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                assert sum(1 for _ in open(path)) < 400, os.path.relpath(path, ROOT)

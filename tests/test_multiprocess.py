@@ -47,7 +47,7 @@ def params_of(workdir):
     from trmrl_jax.checkpoint import Checkpointer
     from trmrl_jax.config import Config
     from trmrl_jax.step import Run
-    from trmrl_jax.train import restore_or_init
+    from trmrl_jax.workdir import restore_or_init
 
     with open(os.path.join(workdir, "config.json")) as f:
         cfg = Config.from_dict(json.load(f))

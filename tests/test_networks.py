@@ -7,9 +7,9 @@ import pytest
 from flax import traverse_util
 
 from trmrl_jax import envs
+from trmrl_jax.learners.ppo import example_observation
 from trmrl_jax.networks import make_agent, tfixup
 from trmrl_jax.networks.encoder import EncoderLayer, band_mask, banded_attention
-from trmrl_jax.step import example_observation
 
 from conftest import random_observation, small_config
 

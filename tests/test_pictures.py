@@ -33,7 +33,7 @@ def test_random_level_matches_an_independent_random_walk():
     """point_nav, H = 20: the evaluator's uniformly random actions score what a NumPy random
     walk toward the same kind of goal scores (about -20 per episode)."""
     level = random_policy_levels(envs.make("point_nav"), key=jax.random.PRNGKey(0),
-                                 num_tasks=512, episode_length=20, episodes=2,
+                                 num_tasks=512, episode_length=20, episodes_per_trial=2,
                                  splits=("test",))["test"]
     rng = np.random.default_rng(0)
     n = 20_000

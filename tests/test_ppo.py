@@ -6,9 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from trmrl_jax.learners.ppo.losses import gae, normalize_advantages, ppo_loss
+from trmrl_jax.learners.ppo.optimise import make_optimizer
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.ppo import gae, make_optimizer, normalize_advantages, ppo_loss
 from trmrl_jax.step import Run, init_state
 
 from conftest import small_config
@@ -77,7 +78,7 @@ def test_value_head_gets_its_own_learning_rate(agent):
     cfg = small_config(agent=agent, learning_rate=1e-3, value_learning_rate=1e-2,
                        weight_decay=0.0)
     run = Run.create(cfg)
-    params = init_state(cfg, run.env, run.agent).params
+    params = init_state(run).params
     grads = jax.tree.map(lambda x: jnp.full_like(x, 1e-3), params)  # Norm well under the clip.
     optimizer = make_optimizer(cfg)
     updates, _ = optimizer.update(grads, optimizer.init(params), params)

@@ -13,14 +13,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trmrl_jax.config import PRESETS, Config, ConfigError
+from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import replicate
+from trmrl_jax.learners.ppo.losses import discounted_returns, value_loss
+from trmrl_jax.learners.ppo.optimise import lr_schedule, make_separate_optimizers
 from trmrl_jax.networks import make_agent
 from trmrl_jax.networks.encoder import sinusoid
 from trmrl_jax.networks.heads import PolicyOutput
-from trmrl_jax.ppo import discounted_returns, lr_schedule, make_separate_optimizers, value_loss
+from trmrl_jax.presets import PRESETS
 from trmrl_jax.step import Run, init_state, make_train_step
-from trmrl_jax.train import check_workdir
+from trmrl_jax.workdir import check_workdir
 
 from conftest import random_observation, small_config
 
@@ -121,7 +123,7 @@ def test_separate_optimisers_touch_only_their_own_parameters():
         cfg = small_config(optimizer_layout="separate", value_input=value_input,
                            value_loss="gaussian")
         run = Run.create(cfg)
-        params = jax.tree.map(lambda x: x[0], init_state(cfg, run.env, run.agent).params)
+        params = jax.tree.map(lambda x: x[0], init_state(run).params)
         grads = jax.tree.map(jnp.ones_like, params)
         moved = []
         for tx in make_separate_optimizers(cfg):
@@ -168,8 +170,8 @@ def test_the_reference_update_runs_and_is_finite():
         d_ff=32, head_hidden=16, minibatch_size=16, num_epochs=2, lr_decay_begin=1,
         lr_decay_end=3, total_env_steps=4 * 16 * 4, workdir="unused")
     run = Run.create(cfg)
-    state = replicate(init_state(cfg, run.env, run.agent), run.mesh)
-    step = make_train_step(cfg, run.env, run.agent, run.mesh)
+    state = replicate(init_state(run), run.mesh)
+    step = make_train_step(run)
     for _ in range(3):
         state, metrics = step(state)
     assert int(np.asarray(metrics["finite"]).min()) == 1
@@ -193,7 +195,7 @@ def test_env_flag_alone_gives_the_distributions_settings(tmp_path):
 
 def test_a_distribution_without_a_preset_runs_its_own_episode_length():
     from trmrl_jax import envs
-    from trmrl_jax.config import for_env
+    from trmrl_jax.presets import for_env
 
     class Short(type(envs.make("point_nav"))):
         default_episode_length = 7

@@ -8,13 +8,15 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from brax.envs.base import State
 
 from trmrl_jax import envs
 from trmrl_jax.checkpoint import Checkpointer
 from trmrl_jax.distributed import replicate
+from trmrl_jax.evaluate import evaluate_seeds
 from trmrl_jax.step import Run, init_state, make_train_step
-from trmrl_jax.train import evaluate_seeds, train
+from trmrl_jax.train import train
 
 from conftest import small_config
 
@@ -24,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_single_compilation_and_no_host_transfer_inside_the_step():
     cfg = small_config()
     run = Run.create(cfg)
-    state = replicate(init_state(cfg, run.env, run.agent), run.mesh)
-    step = make_train_step(cfg, run.env, run.agent, run.mesh)
+    state = replicate(init_state(run), run.mesh)
+    step = make_train_step(run)
     state, _ = step(state)  # Compiles.
     with jax.transfer_guard("disallow"):  # Any host<->device copy inside would raise.
         for _ in range(3):
@@ -91,8 +93,8 @@ def test_seeds_are_meta_tested_together_as_each_alone():
     """The seed-vmapped meta-test gives every seed what it gets evaluated on its own."""
     cfg = small_config(num_seeds=2)
     run = Run.create(cfg)
-    state = jax.device_get(init_state(cfg, run.env, run.agent))
-    kwargs = dict(num_tasks=4, episodes=2, splits=("test", "ood"))
+    state = jax.device_get(init_state(run))
+    kwargs = dict(num_tasks=4, episodes_per_trial=2, splits=("test", "ood"))
     both = evaluate_seeds(run, state, **kwargs)
     alone_run = Run.create(cfg.replace(num_seeds=1))
     curves = []
@@ -151,8 +153,8 @@ from trmrl_jax.step import Run, init_state, make_train_step
 from trmrl_jax.distributed import replicate
 cfg = small_config(num_devices={n})
 run = Run.create(cfg)
-state = replicate(init_state(cfg, run.env, run.agent), run.mesh)
-step = make_train_step(cfg, run.env, run.agent, run.mesh)
+state = replicate(init_state(run), run.mesh)
+step = make_train_step(run)
 for _ in range(3):
     state, m = step(state)
 leaves = jax.tree.leaves(jax.device_get(state.params))
@@ -172,3 +174,24 @@ def test_one_and_two_devices_give_the_same_parameters(tmp_path):
         outs.append(np.load(out))
     assert outs[0].shape == outs[1].shape
     np.testing.assert_allclose(outs[0], outs[1], rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("precision,marker", [("highest", "HIGHEST"), ("high", "HIGH")])
+def test_matmul_precision_reaches_the_compiled_programs(precision, marker):
+    """``matmul_precision`` is in the lowered train step and meta-test, on every matmul; the
+    backend's default leaves it unset."""
+    from trmrl_jax.evaluate import make_evaluator
+
+    def lowered(cfg) -> tuple[str, str]:
+        run = Run.create(cfg)
+        state = replicate(init_state(run), run.mesh)
+        params = run.learner.acting_params(jax.device_get(init_state(run)))
+        tasks = run.env.sample_tasks(jax.random.PRNGKey(0), 2, "test")
+        meta_test = make_evaluator(run.learner, 2).lower(params, tasks, jax.random.PRNGKey(1))
+        return make_train_step(run).lower(state).as_text(), meta_test.as_text()
+
+    for text in lowered(small_config(matmul_precision=precision)):
+        dots = [line for line in text.splitlines() if "dot_general" in line]
+        assert dots and all(f"precision = [{marker}, {marker}]" in line for line in dots)
+    for text in lowered(small_config()):
+        assert "precision = [" not in text

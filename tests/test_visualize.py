@@ -11,13 +11,10 @@ import pytest
 from test_pictures import png_size
 
 import trmrl_jax
-from trmrl_jax import envs
-from trmrl_jax.api import Policy, PolicyParams
+from trmrl_jax.api import Policy
 from trmrl_jax.envs import TrialEnv
-from trmrl_jax.evaluate import meta_test
-from trmrl_jax.networks import make_agent
-from trmrl_jax.step import init_state
-from trmrl_jax.train import EVAL_SEED
+from trmrl_jax.evaluate import EVAL_SEED, meta_test
+from trmrl_jax.step import Run, init_state
 from trmrl_jax.visualize import TrialRecord, plot_velocity, record_trial, render_trial
 
 from conftest import small_config
@@ -56,25 +53,27 @@ def test_recorded_trial_is_the_meta_test_trial(tiny_run):
     record = record_trial(policy, jax.tree.map(lambda x: x[index], tasks),
                           jax.random.split(run_key, n)[index], config.eval_episodes)
     stacked = jax.tree.map(lambda x: x[None], policy.params)  # A seed axis of 1.
-    returns = meta_test(policy.env, policy.agent, stacked.network, stacked.obs_stats,
-                        key=jax.random.PRNGKey(EVAL_SEED), num_tasks=n,
-                        episode_length=config.episode_length, episodes=config.eval_episodes,
-                        normalize_obs=config.normalize_obs, splits=("test",))["test"].returns
+    returns = meta_test(policy.learner, stacked, key=jax.random.PRNGKey(EVAL_SEED), num_tasks=n,
+                        episodes_per_trial=config.eval_episodes, splits=("test",))["test"].returns
     np.testing.assert_allclose(record.episode_returns(), returns[0, index], rtol=1e-5)
     assert len(record.attention) == config.num_layers
     assert record.attention[0].shape == (config.num_heads,) + (record.reward.shape[0],) * 2
     check_attention(record, config.window)
 
 
+def _untrained_policy(cfg) -> Policy:
+    """Seed 0 of ``cfg`` at initialisation, as ``load`` would give it."""
+    run = Run.create(cfg)
+    params = jax.tree.map(lambda x: x[0], run.learner.acting_params(init_state(run)))
+    return Policy(cfg, run.env, run.learner, params)
+
+
 @pytest.mark.parametrize("attention,position", [("sliding", "rotary"), ("window", "sinusoid")])
 def test_sown_attention_leaves_the_actions_unchanged(attention, position):
     """Both attention modes: the recorded actions are those of ``act`` (no intermediates)."""
     cfg = small_config(attention=attention, position=position, window=5)
-    env = envs.make("point_nav")
-    agent = make_agent(cfg, env.action_size)
-    state = init_state(cfg, env, agent)
-    params = jax.tree.map(lambda x: x[0], PolicyParams(state.params, state.obs_stats))
-    policy = Policy(cfg, env, agent, params)
+    policy = _untrained_policy(cfg)
+    env = policy.env
     task = env.sample_task(jax.random.PRNGKey(3), "test")
     record = record_trial(policy, task, jax.random.PRNGKey(4), episodes=2)
     check_attention(record, cfg.window)
@@ -113,11 +112,8 @@ def test_rendered_rollout_of_a_halfcheetah_trial(tmp_path):
     from PIL import Image, ImageChops
 
     cfg = small_config(env="halfcheetah_vel", episode_length=6, window=4, policy_out_gain=1.0)
-    env = envs.make(cfg.env)
-    agent = make_agent(cfg, env.action_size)
-    state = init_state(cfg, env, agent)
-    policy = Policy(cfg, env, agent, jax.tree.map(lambda x: x[0], PolicyParams(
-        state.params, state.obs_stats)))
+    policy = _untrained_policy(cfg)
+    env = policy.env
     record = record_trial(policy, env.sample_task(jax.random.PRNGKey(0), "test"),
                           jax.random.PRNGKey(1), episodes=2)
     assert record.qpos.shape == (12, env.mujoco_model.nq)

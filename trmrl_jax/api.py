@@ -7,32 +7,17 @@ reset it when a new task begins, then feed it one ``Observation`` per step. Its 
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
-from trmrl_jax import envs
 from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.envs import Observation, TaskDistribution
-from trmrl_jax.networks import Agent, make_agent
-from trmrl_jax.networks.agents import Carry
-from trmrl_jax.normalization import RunningStats
-from trmrl_jax.rollout import normalized
-from trmrl_jax.step import init_state
-
-
-@struct.dataclass
-class PolicyParams:
-    """What ``act`` needs besides its inputs: one seed's network parameters and the observation
-    statistics it was trained with."""
-
-    network: Any
-    obs_stats: RunningStats
+from trmrl_jax.learners import Carry, Learner
+from trmrl_jax.step import Run, init_state
+from trmrl_jax.workdir import read_config
 
 
 class Policy:
@@ -42,22 +27,23 @@ class Policy:
     Pure use: ``carry = init_carry(batch)``; ``carry, action = act(params, carry, obs)``.
     """
 
-    def __init__(self, config: Config, env: TaskDistribution, agent: Agent, params: PolicyParams):
-        self.config, self.env, self.agent, self.params = config, env, agent, params
+    def __init__(self, config: Config, env: TaskDistribution, learner: Learner, params: Any):
+        # params: one seed's ``learner.acting_params`` (network parameters, observation
+        # statistics, ...), no seed axis.
+        self.config, self.env, self.learner, self.params = config, env, learner, params
         self._act = jax.jit(self.act)
         self._carry: Carry | None = None
 
     def init_carry(self, batch: int) -> Carry:
         """The memory at the start of a trial (empty), for ``batch`` trials."""
-        return self.agent.initial_carry(batch)
+        return self.learner.initial_carry(batch)
 
-    def act(self, params: PolicyParams, carry: Carry, obs: Observation,
+    def act(self, params: Any, carry: Carry, obs: Observation,
             key: jax.Array | None = None) -> tuple[Carry, jax.Array]:
         """obs leaves [B, ...] (raw, as ``TrialEnv.observe`` gives them) -> (carry, action [B, A]
         in [-1, 1]). Without ``key``: the mean action, as the meta-test acts; with ``key``: a
         sample of the Gaussian policy, as training acts. Pure: jit, vmap and scan it freely."""
-        carry, out = self.agent.step(
-            params.network, carry, normalized(obs, params.obs_stats, self.config.normalize_obs))
+        carry, out = self.learner.act(params, carry, obs)
         action = out.mean if key is None else out.policy.sample(
             jax.random.split(key, out.mean.shape[0]))
         return carry, jnp.clip(action, -1.0, 1.0)
@@ -77,16 +63,13 @@ class Policy:
 def load(workdir: str, *, seed: int = 0, step: int | None = None) -> tuple[Config, Policy]:
     """The config of the run in ``workdir`` and its policy for seed index ``seed`` (of
     ``num_seeds``), from the newest checkpoint (or checkpoint ``step``)."""
-    config_path = os.path.join(workdir, "config.json")
-    if not has_checkpoint(workdir) or not os.path.exists(config_path):
+    if not has_checkpoint(workdir):
         raise ConfigError(f"workdir={workdir!r} holds no trained run (config.json and "
                           "checkpoints/ are written by experiments.train)")
-    with open(config_path) as f:
-        config = Config.from_dict(json.load(f))
+    config = read_config(workdir)
     if not 0 <= seed < config.num_seeds:
         raise ConfigError(f"seed={seed} is outside the run's {config.num_seeds} seed(s)")
-    env = envs.make(config.env, backend=config.backend)
-    agent = make_agent(config, env.action_size)
+    run = Run.create(config.replace(num_devices=1))
     ckpt = Checkpointer(workdir, config.keep_checkpoints)
     try:
         if step is None:
@@ -94,8 +77,8 @@ def load(workdir: str, *, seed: int = 0, step: int | None = None) -> tuple[Confi
         elif step not in ckpt.all_steps():
             raise ConfigError(f"step={step} has no checkpoint in {workdir!r}; choose one of "
                               f"{ckpt.all_steps()}")
-        state = ckpt.restore(init_state(config, env, agent), step)
+        state = ckpt.restore(init_state(run), step)
     finally:
         ckpt.close()
-    one = jax.tree.map(lambda x: x[seed], (state.params, state.obs_stats))  # Drop the seed axis.
-    return config, Policy(config, env, agent, PolicyParams(network=one[0], obs_stats=one[1]))
+    params = jax.tree.map(lambda x: x[seed], run.learner.acting_params(state))  # No seed axis.
+    return config, Policy(config, run.env, run.learner, params)

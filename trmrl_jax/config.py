@@ -1,4 +1,4 @@
-"""One frozen configuration for a run, its validation, and named presets.
+"""One frozen configuration for a run and its validation (presets: ``trmrl_jax.presets``).
 
 Everything a run needs is a field here; ``trmrl_jax/cli/flags.py`` generates one absl flag per
 field, so the CLI and the Python API cannot drift apart. ``validate`` runs before anything is
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import os
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
+
+from trmrl_jax.rules import Rule, address, integer, number, one_of
 
 AGENTS = ("trmrl", "rl2", "mlp", "oracle")
 ATTENTION_MODES = ("sliding", "window")
@@ -26,6 +26,7 @@ LR_SHAPES = ("linear", "geometric")
 INITS = ("tfixup", "default")
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 COMPUTE_DTYPES = ("float32", "bfloat16")
+MATMUL_PRECISIONS = ("default", "high", "highest")
 
 
 class ConfigError(ValueError):
@@ -109,6 +110,11 @@ class Config:
     # halves their memory traffic on GPU/TPU; parameters, heads, softmax and the loss stay
     # float32. On CPU bfloat16 is emulated and slower: keep float32 there.
     compute_dtype: str = "float32"
+    # Precision of float32 matmuls in training, meta-test and pictures (JAX's
+    # ``default_matmul_precision``): "default" lets the backend choose (TF32 on NVIDIA GPUs since
+    # Ampere, full float32 on CPU), "highest" asks for full float32 everywhere, so a GPU run takes
+    # the CPU's numerical path. On the CPU every value computes the same.
+    matmul_precision: str = "default"
     init_std: float = 0.5  # Initial std of the state-independent Gaussian policy.
     # Xavier gain of the policy mean layer: a small first policy. The reference uses 0.01 for Ant
     # and Meta-World and plain Xavier (1.0) for HalfCheetah.
@@ -211,54 +217,6 @@ class Config:
         return cls(**d)
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """The values one field allows: ``check`` decides, ``allowed`` says which in words (a string,
-    or a function giving one, for sets known only at run time such as the registered envs)."""
-
-    check: Callable[[Any], bool]
-    allowed: str | Callable[[], str]
-
-    def describe(self) -> str:
-        return self.allowed if isinstance(self.allowed, str) else self.allowed()
-
-
-def _integer(low: int, high: int | None = None) -> Rule:
-    def check(v: Any) -> bool:
-        return (isinstance(v, int) and not isinstance(v, bool) and v >= low
-                and (high is None or v <= high))
-
-    return Rule(check, f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]")
-
-
-def _number(low: float, high: float = math.inf, *, low_open: bool = False,
-            high_open: bool = False) -> Rule:
-    """A finite int or float in an interval; ``nan`` and ``inf`` are never allowed."""
-
-    def check(v: Any) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return False
-        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-
-    if high == math.inf:
-        return Rule(check, f"a finite number {'>' if low_open else '>='} {low:g}")
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    return Rule(check, f"a number in {interval}")
-
-
-def _one_of(values: tuple[str, ...]) -> Rule:
-    return Rule(lambda v: isinstance(v, str) and v in values, "one of " + ", ".join(values))
-
-
-def _address(v: Any) -> bool:
-    """'' or host:port with a port in [1, 65535]."""
-    if not isinstance(v, str):
-        return False
-    host, _, port = v.rpartition(":")
-    return v == "" or (bool(host) and not any(c.isspace() for c in v) and port.isdigit()
-                       and 1 <= int(port) <= 65535)
-
-
 def _registered_envs() -> tuple[str, ...]:
     from trmrl_jax import envs  # Local import: the registry may hold user distributions.
 
@@ -266,9 +224,9 @@ def _registered_envs() -> tuple[str, ...]:
 
 
 _FLAG = Rule(lambda v: isinstance(v, bool), "True or False")
-_POSITIVE = _integer(1)
-_COUNT = _integer(0)
-_FRACTION = _number(0.0, 1.0)
+_POSITIVE = integer(1)
+_COUNT = integer(0)
+_FRACTION = number(0.0, 1.0)
 
 # Every Config field and the values it allows, checked one by one by ``validate`` (which then
 # checks the combinations). tests/test_config.py tries an invalid value of every field, so a
@@ -276,62 +234,63 @@ _FRACTION = _number(0.0, 1.0)
 RULES: dict[str, Rule] = {
     "env": Rule(lambda v: isinstance(v, str) and v in _registered_envs(),
                 lambda: "one of " + ", ".join(_registered_envs())),
-    "backend": _one_of(BACKENDS),
+    "backend": one_of(BACKENDS),
     "episode_length": _POSITIVE,
     "episodes_per_trial": _POSITIVE,
     "num_tasks": _POSITIVE,
     "reset_memory_each_episode": _FLAG,
-    "agent": _one_of(AGENTS),
-    "attention": _one_of(ATTENTION_MODES),
+    "agent": one_of(AGENTS),
+    "attention": one_of(ATTENTION_MODES),
     "window": _POSITIVE,
     "num_layers": _POSITIVE,
     "num_heads": _POSITIVE,
     "d_model": _POSITIVE,
     "d_ff": _POSITIVE,
-    "position": _one_of(POSITIONS),
-    "policy_input": _one_of(POLICY_INPUTS),
-    "value_input": _one_of(VALUE_INPUTS),
-    "init": _one_of(INITS),
+    "position": one_of(POSITIONS),
+    "policy_input": one_of(POLICY_INPUTS),
+    "value_input": one_of(VALUE_INPUTS),
+    "init": one_of(INITS),
     "head_hidden": _POSITIVE,
     "gru_size": _POSITIVE,
-    "compute_dtype": _one_of(COMPUTE_DTYPES),
-    "init_std": _number(0.0, low_open=True),
-    "policy_out_gain": _number(0.0, low_open=True),
+    "compute_dtype": one_of(COMPUTE_DTYPES),
+    "matmul_precision": one_of(MATMUL_PRECISIONS),
+    "init_std": number(0.0, low_open=True),
+    "policy_out_gain": number(0.0, low_open=True),
     "total_env_steps": _POSITIVE,
-    "learning_rate": _number(0.0, low_open=True),
-    "value_learning_rate": _number(0.0, low_open=True),
-    "lr_final_fraction": _number(0.0, 1.0, low_open=True),
-    "value_lr_final_fraction": _number(0.0, 1.0, low_open=True),
+    "learning_rate": number(0.0, low_open=True),
+    "value_learning_rate": number(0.0, low_open=True),
+    "lr_final_fraction": number(0.0, 1.0, low_open=True),
+    "value_lr_final_fraction": number(0.0, 1.0, low_open=True),
     "lr_decay_begin": _COUNT,
     "lr_decay_end": _COUNT,
-    "lr_decay_shape": _one_of(LR_SHAPES),
-    "weight_decay": _number(0.0),
-    "max_grad_norm": _number(0.0),  # 0: no clipping.
-    "optimizer_layout": _one_of(OPTIMIZER_LAYOUTS),
-    "value_target": _one_of(VALUE_TARGETS),
-    "value_loss": _one_of(VALUE_LOSSES),
+    "lr_decay_shape": one_of(LR_SHAPES),
+    "weight_decay": number(0.0),
+    "max_grad_norm": number(0.0),  # 0: no clipping.
+    "optimizer_layout": one_of(OPTIMIZER_LAYOUTS),
+    "value_target": one_of(VALUE_TARGETS),
+    "value_loss": one_of(VALUE_LOSSES),
     "gamma": _FRACTION,
     "gae_lambda": _FRACTION,
     # The PPO ratio is clipped to [1 - eps, 1 + eps]: eps >= 1 leaves no lower clip.
-    "clip_eps": _number(0.0, 1.0, low_open=True, high_open=True),
+    "clip_eps": number(0.0, 1.0, low_open=True, high_open=True),
     "num_epochs": _POSITIVE,
     "num_minibatches": _POSITIVE,
     "minibatch_size": _COUNT,  # 0: num_minibatches of whole trials.
-    "vf_coef": _number(0.0),
-    "ent_coef": _number(0.0),
-    "reward_scale": _number(0.0, low_open=True),
+    "vf_coef": number(0.0),
+    "ent_coef": number(0.0),
+    "reward_scale": number(0.0, low_open=True),
     "normalize_obs": _FLAG,
     "normalize_advantages": _FLAG,
     "eval_tasks": _POSITIVE,
     "eval_episodes": _POSITIVE,
     "eval_every": _COUNT,  # 0: only at the end.
     "ood": _FLAG,
-    "seed": _integer(0, 2**31 - 1),  # Seeds seed .. seed + num_seeds - 1 are int32.
+    "seed": integer(0, 2**31 - 1),  # Seeds seed .. seed + num_seeds - 1 are int32.
     "num_seeds": _POSITIVE,
     "num_devices": _COUNT,  # 0: every device.
-    "coordinator_address": Rule(_address, "'' or host:port with a port in [1, 65535]"),
+    "coordinator_address": Rule(address, "'' or host:port with a port in [1, 65535]"),
     "num_processes": _COUNT,  # 0: single, or detected.
-    "process_id": _integer(-1),  # -1: detected.
+    "process_id": integer(-1),  # -1: detected.
     "coordinator_timeout_s": _POSITIVE,
     "resume": _FLAG,
     "log_every": _POSITIVE,
@@ -404,113 +363,3 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     elif local % config.num_minibatches:
         raise ConfigError(f"num_tasks per device ({local}) is not divisible by "
                           f"num_minibatches={config.num_minibatches}")
-
-
-def workdir_problem(path: str) -> str | None:
-    """Why ``path`` cannot be, or become, a writable folder, or None when it can: checked
-    before a run writes anything (``validate`` does not, as ``evaluate`` may read a run it cannot
-    write)."""
-    path = os.path.abspath(path)
-    if os.path.lexists(path) and not os.path.exists(path):
-        return "is a broken link"
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            return "is a file, not a folder"
-        return None if os.access(path, os.W_OK | os.X_OK) else "is not writable"
-    parent = os.path.dirname(path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        return f"lies under {parent!r}, which is a file"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot be created: {parent!r} is not writable"
-    return None
-
-
-def _paper_presets() -> dict[str, Config]:
-    """The reference README's MuJoCo runs, flag for flag (BUILD.md, "The paper presets", lists
-    every flag beside ours). Per iteration 20 tasks x 2 episodes x 200 steps; the window of 5
-    working memories is cleared at every episode; garage's PPO: Monte-Carlo value targets fitted by
-    Gaussian likelihood, separate policy and value AdamW loops over minibatches of 256 samples,
-    10 epochs, no gradient clipping, no advantage or observation normalisation."""
-    vel = Config(
-        env="halfcheetah_vel", episode_length=200, episodes_per_trial=2, num_tasks=20,
-        reset_memory_each_episode=True, agent="trmrl", attention="window", window=5,
-        num_layers=4, num_heads=16, d_model=128, d_ff=512, position="sinusoid",
-        policy_input="latest_memory", value_input="token", init="tfixup", head_hidden=64,
-        init_std=0.2, policy_out_gain=1.0, learning_rate=3e-5, value_learning_rate=2.5e-4,
-        lr_final_fraction=0.1, value_lr_final_fraction=1.0, lr_decay_begin=100,
-        lr_decay_end=750, lr_decay_shape="geometric", weight_decay=0.01, max_grad_norm=0.0,
-        optimizer_layout="separate", value_target="monte_carlo", value_loss="gaussian",
-        gamma=0.9, gae_lambda=0.8, clip_eps=0.1, num_epochs=10, minibatch_size=256,
-        ent_coef=0.0, reward_scale=1.0, normalize_obs=False, normalize_advantages=False,
-        total_env_steps=2500 * 8000, eval_tasks=20, eval_episodes=6,
-        workdir="runs/paper_halfcheetah_vel")
-    shared_trunk = dict(value_input="memory", init_std=0.5, clip_eps=0.2,
-                        value_learning_rate=3e-5, value_lr_final_fraction=1e-4,
-                        lr_final_fraction=1e-4)
-    return {
-        "paper_halfcheetah_vel": vel,
-        "paper_halfcheetah_dir": vel.replace(
-            env="halfcheetah_dir", lr_decay_begin=100, lr_decay_end=3700,
-            total_env_steps=5000 * 8000, workdir="runs/paper_halfcheetah_dir", **shared_trunk),
-        "paper_ant_dir": vel.replace(
-            env="ant_dir_pm1rad", gamma=0.92, policy_out_gain=0.01, lr_decay_begin=500,
-            lr_decay_end=3500, total_env_steps=5000 * 8000, workdir="runs/paper_ant_dir",
-            **shared_trunk),
-    }
-
-
-def _distribution_presets() -> dict[str, Config]:
-    """Our settings for each registered distribution: what ``--env=NAME`` alone runs. Locomotion
-    runs fit a CPU budget (more tasks per update, sliding attention over a trial's episodes). The
-    clip at 10 rather than 1: at 1 it binds for TrMRL late in training (gradient norm 0.9-1.1)
-    and slows it. RL^2's GRU of 160 matches TrMRL's parameter count (about 118k each)."""
-    locomotion = Config(
-        env="halfcheetah_vel", episode_length=100, episodes_per_trial=2, num_tasks=128,
-        window=20, attention="sliding", init_std=0.5, policy_out_gain=1.0, learning_rate=3e-4,
-        value_learning_rate=1e-3, gamma=0.95, gae_lambda=0.9, clip_eps=0.2, num_epochs=4,
-        num_minibatches=4, reward_scale=0.1, max_grad_norm=10.0, gru_size=160,
-        total_env_steps=5_000_000)
-    presets = {"point_nav": Config(workdir="runs/point_nav")}
-    for env, changes in (("halfcheetah_vel", {}), ("halfcheetah_dir", {}),
-                         ("halfcheetah_rand_params", {}),
-                         ("ant_fwd_back", {"gamma": 0.92, "policy_out_gain": 0.01}),
-                         ("ant_dir_arc", {"gamma": 0.92, "policy_out_gain": 0.01}),
-                         ("ant_dir_pm1rad", {"gamma": 0.92, "policy_out_gain": 0.01}),
-                         ("ant_goal", {"gamma": 0.92, "policy_out_gain": 0.01})):
-        presets[env] = locomotion.replace(env=env, workdir=f"runs/{env}", **changes)
-    return presets
-
-
-PRESETS: dict[str, Config] = {
-    # TrMRL on the 2-D point distribution: meta-learns in a few minutes on a 2-core CPU. Trials
-    # of 6 episodes, as many as the meta-test has (trained on 3, agents slide back after the
-    # third); both rates decay to 0.1x from update 150 (2.3M env steps, when every seed has
-    # taken off) to the last, 292 (without a decay some seeds collapse late in the run).
-    "quickstart": Config(episodes_per_trial=6, num_tasks=128, total_env_steps=4_500_000,
-                         lr_decay_begin=150, lr_final_fraction=0.1, value_lr_final_fraction=0.1,
-                         eval_tasks=100, workdir="runs/quickstart"),
-    **_distribution_presets(),
-    **_paper_presets(),
-}
-
-
-def preset(name: str) -> Config:
-    if name not in PRESETS:
-        raise ConfigError(f"preset={name!r} is not known; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name]
-
-
-def for_env(name: str) -> Config:
-    """The configuration ``--env=NAME`` starts from: the distribution's preset, or for a
-    distribution registered without one, the defaults with its own episode length."""
-    if name in PRESETS:
-        return PRESETS[name]
-    from trmrl_jax import envs  # Local import: the registry may hold user distributions.
-
-    if name not in envs.registered():
-        raise ConfigError(
-            f"env={name!r} is not registered; choose one of {', '.join(envs.registered())}")
-    return Config(env=name, episode_length=envs.default_episode_length(name),
-                  workdir=f"runs/{name}")

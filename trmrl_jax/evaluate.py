@@ -15,11 +15,13 @@ import jax
 import numpy as np
 
 from trmrl_jax.envs import SPLITS, TaskDistribution, TrialEnv
-from trmrl_jax.networks import Agent
-from trmrl_jax.normalization import RunningStats
+from trmrl_jax.learners import Learner, State
 from trmrl_jax.plots import plot_adaptation
-from trmrl_jax.rollout import episode_returns, rollout
-from trmrl_jax.stats import per_episode
+from trmrl_jax.rollout import episode_returns, rollout, uniform_actions
+from trmrl_jax.stats import per_episode, summarize_seeds
+from trmrl_jax.step import Run, with_matmul_precision
+
+EVAL_SEED = 20221  # Fixed: every run and agent is meta-tested on the same held-out tasks.
 
 
 class MetaTest(NamedTuple):
@@ -30,27 +32,28 @@ class MetaTest(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def make_evaluator(env: TaskDistribution, agent: Agent, *, episode_length: int, episodes: int,
-                   normalize_obs: bool, deterministic: bool = True,
-                   reset_inputs_each_episode: bool = False
-                   ) -> Callable[[Any, RunningStats, Any, jax.Array], tuple[jax.Array, jax.Array]]:
-    """Returns ``evaluate(params [S], obs_stats [S], tasks [n], key) -> (returns [S, n,
-    episodes], reward per step [S, episodes * episode_length], mean over the n tasks)``
-    (jitted), for seed-stacked parameters.
+def make_evaluator(learner: Learner, episodes_per_trial: int, deterministic: bool = True
+                   ) -> Callable[[Any, Any, jax.Array], tuple[jax.Array, jax.Array]]:
+    """Returns ``evaluate(params [S], tasks [n], key) -> (returns [S, n, episodes], reward per
+    step [S, episodes * episode_length], mean over the n tasks)`` (jitted), for seed-stacked
+    acting parameters (``learner.acting_params``).
 
     The seeds are vmapped into one program and meet the same tasks and noise. Tasks are an
     argument, so one compilation serves every split; the function is cached, so the meta-tests
     during training reuse it instead of compiling again.
     """
-    trial_env = TrialEnv(env, episode_length, episodes, reset_inputs_each_episode)
+    cfg = learner.cfg
+    trial_env = TrialEnv(learner.env, cfg.episode_length, episodes_per_trial,
+                         cfg.reset_memory_each_episode)
 
-    def one_seed(params, stats, tasks, key):
+    def one_seed(params, tasks, key):
         n = jax.tree.leaves(tasks)[0].shape[0]
-        traj = rollout(agent, trial_env, params, stats, tasks, jax.random.split(key, n),
-                       deterministic=deterministic, normalize_obs=normalize_obs)
-        return episode_returns(traj.reward, episode_length), traj.reward.mean(0)
+        traj = rollout(learner, trial_env, params, tasks, jax.random.split(key, n),
+                       deterministic=deterministic)
+        return episode_returns(traj.reward, cfg.episode_length), traj.reward.mean(0)
 
-    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, None, None)))
+    return jax.jit(with_matmul_precision(jax.vmap(one_seed, in_axes=(0, None, None)),
+                                         cfg.matmul_precision))
 
 
 def summarize(returns: np.ndarray) -> dict:
@@ -59,59 +62,74 @@ def summarize(returns: np.ndarray) -> dict:
     return dict(per_episode(returns), num_tasks=returns.shape[0])
 
 
-def meta_test(env: TaskDistribution, agent: Agent, params: Any, stats: RunningStats, *,
-              key: jax.Array, num_tasks: int, episode_length: int, episodes: int,
-              normalize_obs: bool, splits: tuple[str, ...] = SPLITS,
-              deterministic: bool = True, reset_inputs_each_episode: bool = False
-              ) -> dict[str, MetaTest]:
-    """Meta-tests seed-stacked parameters [S, ...] on ``num_tasks`` tasks of each split.
+def meta_test(learner: Learner, params: Any, *, key: jax.Array, num_tasks: int,
+              episodes_per_trial: int, splits: tuple[str, ...] = SPLITS,
+              deterministic: bool = True) -> dict[str, MetaTest]:
+    """Meta-tests seed-stacked acting parameters [S, ...] on ``num_tasks`` tasks of each split.
 
     The same ``key`` gives the same held-out tasks, so runs and agents are compared on equal terms.
     """
-    evaluate = make_evaluator(env, agent, episode_length=episode_length, episodes=episodes,
-                              normalize_obs=normalize_obs, deterministic=deterministic,
-                              reset_inputs_each_episode=reset_inputs_each_episode)
+    evaluate = make_evaluator(learner, episodes_per_trial, deterministic)
     task_key, run_key = jax.random.split(key)
     return {split: MetaTest(*map(np.asarray, evaluate(
-        params, stats, env.sample_tasks(task_key, num_tasks, split), run_key)))
+        params, learner.env.sample_tasks(task_key, num_tasks, split), run_key)))
             for split in splits}
 
 
 @functools.lru_cache(maxsize=16)
-def _random_policy(env: TaskDistribution, episode_length: int, episodes: int
-                   ) -> Callable[[Any, jax.Array], jax.Array]:
+def _uniform_returns(env: TaskDistribution, episode_length: int, episodes_per_trial: int
+                     ) -> Callable[[Any, jax.Array], jax.Array]:
     """``(tasks [n], key) -> returns [n, episodes]`` of uniformly random actions (jitted)."""
-    trial_env = TrialEnv(env, episode_length, episodes)
+    trial_env = TrialEnv(env, episode_length, episodes_per_trial)
 
-    def one(task, key):
-        reset_key, act_key = jax.random.split(key)
+    def run(tasks, key):
+        keys = jax.random.split(key, jax.tree.leaves(tasks)[0].shape[0])
+        return episode_returns(uniform_actions(trial_env, tasks, keys).reward, episode_length)
 
-        def step(ts, k):
-            action = jax.random.uniform(k, (env.action_size,), minval=-1.0, maxval=1.0)
-            return trial_env.step(ts, action)
-
-        def episode(ts, k):
-            ts, rewards = jax.lax.scan(step, ts, jax.random.split(k, episode_length))
-            return trial_env.next_episode(ts), rewards.sum()
-
-        _, returns = jax.lax.scan(episode, trial_env.reset(reset_key, task),
-                                  jax.random.split(act_key, episodes))
-        return returns
-
-    return jax.jit(lambda tasks, key: jax.vmap(one)(
-        tasks, jax.random.split(key, jax.tree.leaves(tasks)[0].shape[0])))
+    return jax.jit(run)
 
 
 def random_policy_levels(env: TaskDistribution, *, key: jax.Array, num_tasks: int,
-                         episode_length: int, episodes: int, splits: tuple[str, ...]
+                         episode_length: int, episodes_per_trial: int, splits: tuple[str, ...]
                          ) -> dict[str, float]:
     """{split: mean return per episode} of actions drawn uniformly from [-1, 1]^A on the tasks
     ``meta_test`` draws from the same ``key``: the floor of ``adaptation.png``. A random policy
     has no memory, so one level stands for every episode."""
     task_key, run_key = jax.random.split(key)
-    run = _random_policy(env, episode_length, episodes)
+    run = _uniform_returns(env, episode_length, episodes_per_trial)
     return {split: float(np.mean(run(env.sample_tasks(task_key, num_tasks, split), run_key)))
             for split in splits}
+
+
+def evaluate_seeds(run: Run, state: State, *, num_tasks: int, episodes_per_trial: int,
+                   splits: tuple[str, ...], references: bool = False) -> dict:
+    """Meta-tests every seed of ``state`` (vmapped, one program); the split records pool seeds
+    and tasks, ``per_seed`` keeps them; each has ``reward_per_step`` [episodes * episode_length],
+    the mean reward at every step of the trial (how fast the agent adapts within an episode).
+    ``references``: also ``reference.random``, the return per episode of uniformly random
+    actions on the same tasks (the level an agent must beat)."""
+    cfg = run.cfg
+    tests = meta_test(run.learner, run.learner.acting_params(state),
+                      key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
+                      episodes_per_trial=episodes_per_trial, splits=splits)
+    per_seed = [{split: dict(summarize(t.returns[i]), reward_per_step=t.reward_per_step[i].tolist())
+                 for split, t in tests.items()} for i in range(cfg.num_seeds)]
+    out = {}
+    for split in splits:
+        curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
+        pooled = dict(per_seed[0][split]) if cfg.num_seeds == 1 else dict(
+            summarize_seeds(curves), num_tasks=num_tasks,
+            std_over="seeds (each seed's curve is its mean over tasks)",
+            reward_per_step=tests[split].reward_per_step.mean(0).tolist())
+        out[split] = pooled
+    if cfg.num_seeds > 1:
+        out["per_seed"] = per_seed
+    if references:
+        out["reference"] = {"random": random_policy_levels(
+            run.env, key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
+            episode_length=cfg.episode_length, episodes_per_trial=episodes_per_trial,
+            splits=splits)}
+    return out
 
 
 def write_results(results: dict, workdir: str, title: str = "") -> None:

@@ -1,21 +1,69 @@
-"""Whole trials of a batch of tasks, acting with memory: shared by training and meta-testing."""
+"""Whole trials of a batch of tasks: the one scan over E episodes of H steps that training, the
+meta-test, the random-action level, the pictures and the benchmark's simulator-only learner all
+run, so they agree by construction.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from trmrl_jax.envs import Observation, Task, TrialEnv
-from trmrl_jax.networks import Agent
+from trmrl_jax.envs import Observation, Task, TrialEnv, TrialState
 from trmrl_jax.normalization import RunningStats
+
+# act(carry, obs [B], x) -> (carry, action [B, A], aux): x is this step's slice of ``inputs``
+# (None without them); aux is any per-step pytree the caller keeps.
+ActFn = Callable[[Any, Observation, Any], tuple[Any, jax.Array, Any]]
+
+
+@struct.dataclass
+class TrialSteps:
+    """Every step of one trial per task, batch-major: leaves [B, E * H, ...]."""
+
+    obs: Observation  # What the agent saw before acting (raw, un-normalised).
+    action: jax.Array  # [B, T, A] as acted (before the env clips it).
+    reward: jax.Array  # [B, T]
+    aux: Any  # What ``act`` returned beside the action.
+    record: Any  # What ``record`` read from the trial state after the step.
+
+
+def trial_scan(trial_env: TrialEnv, act: ActFn, carry: Any, ts: TrialState, *,
+               inputs: Any = None, end_episode: Callable[[Any], Any] | None = None,
+               record: Callable[[TrialState], Any] | None = None) -> tuple[Any, TrialSteps]:
+    """Runs E = ``trial_env.episodes_per_trial`` episodes of H steps on a batch of trials.
+
+    ts: [B] trial states from ``TrialEnv.reset``; inputs: leaves [E, H, ...] handed to ``act``
+    step by step (e.g. per-step keys); end_episode(carry) -> carry at each episode boundary
+    (before the next episode's reset); record(ts) -> per-step pytree read after each step.
+    Returns (the final carry, ``TrialSteps`` with leaves [B, E * H, ...]).
+    """
+    def env_step(state, x):
+        ts, carry = state
+        obs = jax.vmap(trial_env.observe)(ts)
+        carry, action, aux = act(carry, obs, x)
+        ts, reward = jax.vmap(trial_env.step)(ts, action)
+        seen = None if record is None else record(ts)
+        return (ts, carry), TrialSteps(obs=obs, action=action, reward=reward, aux=aux, record=seen)
+
+    def episode(state, xs):
+        (ts, carry), steps = jax.lax.scan(env_step, state, xs, length=trial_env.episode_length)
+        if end_episode is not None:
+            carry = end_episode(carry)
+        return (jax.vmap(trial_env.next_episode)(ts), carry), steps
+
+    (_, carry), steps = jax.lax.scan(episode, (ts, carry), inputs,
+                                     length=trial_env.episodes_per_trial)
+    # [E, H, B, ...] -> [B, E * H, ...]
+    return carry, jax.tree.map(lambda x: jnp.moveaxis(x.reshape((-1,) + x.shape[2:]), 0, 1),
+                               steps)
 
 
 @struct.dataclass
 class Trajectory:
-    """One trial per task, batch-major: leaves [B, T, ...]."""
+    """One trial per task of a learner acting with memory, batch-major: leaves [B, T, ...]."""
 
     obs: Observation  # Raw (un-normalised) observations.
     action: jax.Array  # [B, T, A] the Gaussian sample (before clipping into the env).
@@ -28,41 +76,51 @@ def normalized(obs: Observation, stats: RunningStats, enabled: bool) -> Observat
     return obs.replace(obs=stats.normalize(obs.obs)) if enabled else obs
 
 
-def rollout(agent: Agent, trial_env: TrialEnv, params: Any, stats: RunningStats,
-            tasks: Task, keys: jax.Array, *, deterministic: bool, normalize_obs: bool
-            ) -> Trajectory:
-    """Runs one trial (E episodes of H steps) on every task of the batch ``tasks`` [B].
+def rollout(learner: Any, trial_env: TrialEnv, params: Any, tasks: Task, keys: jax.Array, *,
+            deterministic: bool) -> Trajectory:
+    """One trial of ``learner`` (a ``learners.Learner``) acting with ``params`` on every task of
+    the batch ``tasks`` [B].
 
     keys: [B] one PRNG key per trial, so a trial's randomness does not depend on how the batch
-    is split over devices. Memory starts empty and is kept for the whole trial (the agent may
-    clear it per episode).
+    is split over devices. The carry starts empty and is kept for the whole trial
+    (``learner.end_episode`` at each boundary). deterministic: the policy's mean action.
     """
-    num_tasks = keys.shape[0]
     split = jax.vmap(jax.random.split)(keys)  # [B, 2, key]
     ts = jax.vmap(trial_env.reset)(split[:, 0], tasks)
-    carry = agent.initial_carry(num_tasks)
 
-    def env_step(state, _):
-        ts, carry, keys = state
+    def act(carry, obs, _):
+        memory, keys = carry
         split = jax.vmap(jax.random.split)(keys)
-        keys = split[:, 0]
-        obs = jax.vmap(trial_env.observe)(ts)
-        carry, out = agent.step(params, carry, normalized(obs, stats, normalize_obs))
+        memory, out = learner.act(params, memory, obs)
         action = out.mean if deterministic else out.policy.sample(split[:, 1])
-        ts, reward = jax.vmap(trial_env.step)(ts, action)
-        step = Trajectory(obs=obs, action=action, value=out.value, reward=reward,
-                          log_prob=out.policy.log_prob(action))
-        return (ts, carry, keys), step
+        return (memory, split[:, 0]), action, (out.policy.log_prob(action), out.value)
 
-    def episode(state, _):
-        state, steps = jax.lax.scan(env_step, state, None, length=trial_env.episode_length)
-        ts, carry, keys = state
-        return (jax.vmap(trial_env.next_episode)(ts), carry, keys), steps
+    _, steps = trial_scan(
+        trial_env, act, (learner.initial_carry(keys.shape[0]), split[:, 1]), ts,
+        end_episode=lambda carry: (learner.end_episode(params, carry[0]), carry[1]))
+    log_prob, value = steps.aux
+    return Trajectory(obs=steps.obs, action=steps.action, log_prob=log_prob, value=value,
+                      reward=steps.reward)
 
-    _, steps = jax.lax.scan(episode, (ts, carry, split[:, 1]), None, length=trial_env.num_episodes)
-    # [E, H, B, ...] -> [B, E * H, ...]
-    return jax.tree.map(
-        lambda x: jnp.moveaxis(x.reshape((-1,) + x.shape[2:]), 0, 1), steps)
+
+def uniform_actions(trial_env: TrialEnv, tasks: Task, keys: jax.Array) -> TrialSteps:
+    """One trial per task of actions drawn uniformly from [-1, 1]^A: the level an agent must
+    beat. keys: [B], one per trial; each splits into the reset's key and one per episode, then
+    one per step, as an unbatched scan over one task would draw them."""
+    split = jax.vmap(jax.random.split)(keys)  # [B, 2, key]: reset, actions.
+    ts = jax.vmap(trial_env.reset)(split[:, 0], tasks)
+    per_episode = jax.vmap(lambda k: jax.random.split(k, trial_env.episodes_per_trial))(
+        split[:, 1])  # [B, E, key]
+    per_step = jax.vmap(jax.vmap(lambda k: jax.random.split(k, trial_env.episode_length)))(
+        per_episode)  # [B, E, H, key]
+    action_size = trial_env.env.action_size
+
+    def act(carry, obs, step_keys):
+        del obs
+        return carry, jax.vmap(lambda k: jax.random.uniform(
+            k, (action_size,), minval=-1.0, maxval=1.0))(step_keys), ()
+
+    return trial_scan(trial_env, act, (), ts, inputs=jnp.moveaxis(per_step, 0, 2))[1]
 
 
 def episode_returns(reward: jax.Array, episode_length: int) -> jax.Array:

@@ -10,8 +10,8 @@ import os
 
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.distributed import is_primary
-from trmrl_jax.step import TrainState
-from trmrl_jax.train import results_scalars, tensorboard_scalars
+from trmrl_jax.learners import State
+from trmrl_jax.runlog import results_scalars, tensorboard_scalars
 
 WANDB_MODES = ("online", "offline", "disabled")
 
@@ -41,7 +41,7 @@ class WandbLogger:
                 config=self.cfg.to_dict())
         return self.run is not None
 
-    def __call__(self, update: int, row: dict, state: TrainState) -> None:
+    def __call__(self, update: int, row: dict, state: State) -> None:
         """Logs the rows ``metrics.jsonl`` gets (every ``log_every`` updates, meta-tests)."""
         del state
         due = (update % self.cfg.log_every == 0 or update == self.cfg.num_updates

@@ -18,7 +18,7 @@ import numpy as np
 from trmrl_jax.api import Policy
 from trmrl_jax.envs import Task, TrialEnv
 from trmrl_jax.plots import pyplot
-from trmrl_jax.rollout import episode_returns, normalized
+from trmrl_jax.rollout import episode_returns, trial_scan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,43 +49,36 @@ class TrialRecord:
 
 def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> TrialRecord:
     """Runs one trial of ``task`` (unbatched task pytree) with ``policy`` for ``episodes``
-    episodes. ``key`` is the trial's key, as ``rollout`` splits it for a reset."""
-    cfg, module = policy.config, policy.agent.module
+    episodes, through the meta-test's own trial scan. ``key`` is the trial's key, as
+    ``rollout`` splits it for a reset."""
+    cfg, learner, params = policy.config, policy.learner, policy.params
     trial = TrialEnv(policy.env, cfg.episode_length, episodes, cfg.reset_memory_each_episode)
-    params = policy.params
 
-    def step(state, _):
-        carry, ts = state
-        obs = jax.vmap(trial.observe)(ts)
-        (carry, out), sown = module.apply(
-            params.network, carry, normalized(obs, params.obs_stats, cfg.normalize_obs),
-            method=module.step, mutable=["intermediates"])
-        action = jnp.clip(out.mean, -1.0, 1.0)
-        ts, reward = jax.vmap(trial.step)(ts, action)
+    def act(carry, obs, _):
+        carry, out, sown = learner.act_recorded(params, carry, obs)
+        attention = {name: layer["attention"][0][:, ..., -1, :] if cfg.attention == "window"
+                     else layer["attention"][0]  # [B, heads, N] over the window's slots.
+                     for name, layer in sown.items()}
+        return carry, jnp.clip(out.mean, -1.0, 1.0), attention
+
+    def seen(ts):
         physics = ts.env_state.pipeline_state
-        qpos = None if physics is None else physics.q[0]
-        attention = {name: layer["attention"][0][0, ..., -1, :] if cfg.attention == "window"
-                     else layer["attention"][0][0]  # [heads, N] over the window's slots.
-                     for name, layer in sown.get("intermediates", {}).items()}
-        return (carry, ts), (obs.obs[0], ts.env_state.obs[0], action[0], reward[0],
-                             jax.tree.map(lambda x: x[0], ts.env_state.metrics), attention, qpos)
-
-    def episode(state, _):
-        (carry, ts), steps = jax.lax.scan(step, state, None, length=cfg.episode_length)
-        return (carry, jax.vmap(trial.next_episode)(ts)), steps
+        return ts.env_state.obs, ts.env_state.metrics, None if physics is None else physics.q
 
     @jax.jit
     def run(task, key):
         ts = jax.vmap(trial.reset)(jax.random.split(key)[:1], jax.tree.map(lambda x: x[None], task))
-        _, steps = jax.lax.scan(episode, (policy.init_carry(1), ts), None, length=episodes)
-        return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), steps)  # [E, H] -> [T]
+        _, steps = trial_scan(trial, act, policy.init_carry(1), ts,
+                              end_episode=lambda c: learner.end_episode(params, c), record=seen)
+        return jax.tree.map(lambda x: x[0], steps)  # The one trial: [T, ...].
 
-    obs, next_obs, action, reward, metrics, attention, qpos = jax.device_get(run(task, key))
+    steps = jax.device_get(run(task, key))
+    next_obs, metrics, qpos = steps.record
     return TrialRecord(
-        obs=obs, next_obs=next_obs, action=action, reward=reward, metrics=dict(metrics),
-        task={k: np.asarray(v) for k, v in jax.device_get(task).items()},
-        attention=[_over_trial(attention[name], cfg.window, cfg.attention)
-                   for name in sorted(attention, key=lambda n: int(n.rsplit("_", 1)[1]))],
+        obs=steps.obs.obs, next_obs=next_obs, action=steps.action, reward=steps.reward,
+        metrics=dict(metrics), task={k: np.asarray(v) for k, v in jax.device_get(task).items()},
+        attention=[_over_trial(steps.aux[name], cfg.window, cfg.attention)
+                   for name in sorted(steps.aux, key=lambda n: int(n.rsplit("_", 1)[1]))],
         episode_length=cfg.episode_length, qpos=qpos)
 
 

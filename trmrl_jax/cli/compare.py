@@ -23,6 +23,7 @@ import sys
 import numpy as np
 from absl import flags
 
+from trmrl_jax.cli import cache, output
 from trmrl_jax.cli import flags as cli
 from trmrl_jax.stats import adapts_and_holds, bootstrap_interval, summarize_seeds
 
@@ -132,7 +133,7 @@ def plot(results: dict, runs: dict, root: str, title: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    cli.start_process()
+    output.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.distributed import CoordinatorUnreachable, initialize
     from trmrl_jax.train import TrainingStopped, train
@@ -150,16 +151,16 @@ def main(argv: list[str]) -> None:
             validate(cfg)
         initialize(base)  # Joins the other processes; the platform (for the cache) is then known.
     except (ConfigError, CoordinatorUnreachable) as e:
-        cli.fail(e)
-    cli.use_compilation_cache()
+        output.fail(e)
+    cache.use_compilation_cache()
     results = {}
     for name, cfg in runs.items():
         try:
             train(cfg)
         except TrainingStopped as e:  # The same command continues this run and does the rest.
-            cli.stopped(e)
+            output.stopped(e)
         except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
-            cli.fail(e)
+            output.fail(e)
         results[name] = summarize_run(cfg.workdir)
         print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
     os.makedirs(root, exist_ok=True)

@@ -16,6 +16,7 @@ import os
 import numpy as np
 from absl import flags
 
+from trmrl_jax.cli import cache, output
 from trmrl_jax.cli import flags as cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training run's folder.", required=True)
@@ -23,6 +24,10 @@ _NUM_TASKS = flags.DEFINE_integer("num_tasks", 20, "Held-out tasks per split.")
 _EPISODES = flags.DEFINE_integer("episodes", 6, "Sequential episodes per trial (memory kept).")
 _OUT = flags.DEFINE_string("out", None, "Folder for eval.json/adaptation.png (default: workdir).")
 _SPLITS = flags.DEFINE_list("splits", ["train", "test", "ood"], "Task splits to evaluate.")
+_ATTENTION = flags.DEFINE_enum(
+    "attention", None, ["sliding", "window"], "TrMRL: meta-test with this attention mode "
+    "instead of the one the run trained with (the same parameters; with rotary positions the two "
+    "modes are one function of them for the first N steps, then differ in what they reach).")
 _REFERENCES = flags.DEFINE_list(
     "references", [], "NAME=WORKDIR,...: evaluated runs of the same distribution, meta-tested "
     "on as many tasks, whose level (mean over episodes) adaptation.png draws.")
@@ -62,18 +67,18 @@ def reference_levels(items: list[str], cfg, num_tasks: int) -> dict[str, dict[st
 
 
 def main(argv: list[str]) -> None:
-    cli.start_process()
-    cli.use_compilation_cache()
+    output.start_process()
+    cache.use_compilation_cache()
     from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
-    from trmrl_jax.config import Config, ConfigError
+    from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.envs import SPLITS
-    from trmrl_jax.evaluate import write_results
+    from trmrl_jax.evaluate import evaluate_seeds, write_results
     from trmrl_jax.step import Run
-    from trmrl_jax.train import evaluate_seeds, restore_or_init
+    from trmrl_jax.workdir import read_config, restore_or_init
 
     workdir = _WORKDIR.value
     try:
-        if not has_checkpoint(workdir) or not os.path.exists(os.path.join(workdir, "config.json")):
+        if not has_checkpoint(workdir):
             raise ConfigError(f"workdir={workdir!r} holds no trained run (config.json and "
                               "checkpoints/ are written by experiments.train)")
         for name, value in (("num_tasks", _NUM_TASKS.value), ("episodes", _EPISODES.value)):
@@ -82,8 +87,13 @@ def main(argv: list[str]) -> None:
         bad = [s for s in _SPLITS.value if s not in SPLITS]
         if bad:
             raise ConfigError(f"splits={bad} not allowed; choose from {', '.join(SPLITS)}")
-        with open(os.path.join(workdir, "config.json")) as f:
-            cfg = Config.from_dict(json.load(f))
+        cfg = read_config(workdir)
+        if _ATTENTION.value and _ATTENTION.value != cfg.attention:
+            if cfg.agent != "trmrl":
+                raise ConfigError(f"attention={_ATTENTION.value!r} applies to agent trmrl, not "
+                                  f"{cfg.agent!r}")
+            cfg = cfg.replace(attention=_ATTENTION.value)
+            validate(cfg)
         others = reference_levels(_REFERENCES.value, cfg, _NUM_TASKS.value)
         run = Run.create(cfg)
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
@@ -91,14 +101,15 @@ def main(argv: list[str]) -> None:
         state = restore_or_init(run, ckpt)
         ckpt.close()
     except ConfigError as e:
-        cli.fail(e)
-    results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value, episodes=_EPISODES.value,
-                             splits=tuple(_SPLITS.value), references=True)
+        output.fail(e)
+    results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value,
+                             episodes_per_trial=_EPISODES.value, splits=tuple(_SPLITS.value),
+                             references=True)
     results["reference"].update(others)
     out = _OUT.value or workdir
     os.makedirs(out, exist_ok=True)
     write_results(results, out, title=f"{cfg.agent} on {cfg.env}")
-    cli.print_meta_test(results)
+    output.print_meta_test(results)
 
 
 def run() -> None:

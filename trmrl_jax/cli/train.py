@@ -14,16 +14,18 @@ SIGTERM or SIGINT after checkpointing (the same command continues the run).
 
 from __future__ import annotations
 
+from trmrl_jax.cli import cache, output
 from trmrl_jax.cli import flags as cli
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
-    cli.start_process()
+        output.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+    output.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.distributed import CoordinatorUnreachable, initialize, make_mesh
-    from trmrl_jax.train import TrainingDiverged, TrainingStopped, check_workdir, train
+    from trmrl_jax.train import TrainingDiverged, TrainingStopped, train
+    from trmrl_jax.workdir import check_workdir
 
     try:
         cfg = cli.config_from_flags()
@@ -31,16 +33,16 @@ def main(argv: list[str]) -> None:
         initialize(cfg)  # Joins the other processes: the devices and the platform are known.
         validate(cfg, make_mesh(cfg.num_devices).size)
         check_workdir(cfg)
-        cli.use_compilation_cache()
+        cache.use_compilation_cache()
         logger = cli.wandb_logger(cfg)
-        cli.print_config(cfg)
+        output.print_config(cfg)
         train(cfg, callbacks=[logger] if logger else [])
     except TrainingStopped as e:
-        cli.stopped(e)
+        output.stopped(e)
     except (ConfigError, TrainingDiverged) as e:
-        cli.fail(e)
+        output.fail(e)
     except CoordinatorUnreachable as e:
-        cli.fail(e)
+        output.fail(e)
     from trmrl_jax.distributed import is_primary
 
     if not is_primary():
@@ -52,7 +54,7 @@ def main(argv: list[str]) -> None:
         results = json.load(f)
     if logger:
         logger.finish(results)
-    cli.print_meta_test(results)
+    output.print_meta_test(results)
     print(f"results in {cfg.workdir}/eval.json and {cfg.workdir}/adaptation.png")
 
 

@@ -17,6 +17,7 @@ import os
 from absl import flags
 
 from trmrl_jax.cli import flags as cli
+from trmrl_jax.cli import output
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training run's folder.", required=True)
 _OUT = flags.DEFINE_string("out", None, "Folder for the pictures (default: WORKDIR/pictures).")
@@ -31,16 +32,16 @@ _FRAME_EVERY = flags.DEFINE_integer("frame_every", 2, "rollout.gif: one frame pe
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        cli.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+        output.fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
     if "DISPLAY" not in os.environ:  # Headless: MuJoCo's renderer draws through EGL.
         os.environ.setdefault("MUJOCO_GL", "egl")  # Read when mujoco is first imported.
-    cli.start_process()
+    output.start_process()
     import jax
 
     import trmrl_jax
     from trmrl_jax import visualize
     from trmrl_jax.config import ConfigError
-    from trmrl_jax.train import EVAL_SEED
+    from trmrl_jax.evaluate import EVAL_SEED
 
     try:
         if _EPISODES.value < 0 or _TASK.value < 0:
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> None:
             raise ConfigError(f"--frame_every={_FRAME_EVERY.value} must be a positive integer")
         config, policy = trmrl_jax.load(_WORKDIR.value, seed=_SEED.value)
     except ConfigError as e:
-        cli.fail(e)
+        output.fail(e)
     episodes = _EPISODES.value or config.eval_episodes
     # The meta-test's tasks and trial keys (train.evaluate_seeds, evaluate.meta_test, rollout).
     task_key, run_key = jax.random.split(jax.random.PRNGKey(EVAL_SEED))
@@ -82,7 +83,7 @@ def main(argv: list[str]) -> None:
             visualize.render_trial(first, policy.env.mujoco_model, policy.env.dt, written[-1],
                                    frame_every=_FRAME_EVERY.value)
         except visualize.RenderError as e:
-            cli.fail(e)
+            output.fail(e)
     for label, record in records.items():
         returns = ", ".join(f"{r:.2f}" for r in record.episode_returns())
         print(f"{label}: return per episode {returns}")

@@ -39,18 +39,19 @@ class TrialState:
 class TrialEnv:
     """E episodes of H steps of one task per trial (all methods are for one, unbatched trial)."""
 
-    def __init__(self, env: TaskDistribution, episode_length: int, num_episodes: int,
-                 reset_inputs_each_episode: bool = False):
+    def __init__(self, env: TaskDistribution, episode_length: int, episodes_per_trial: int,
+                 reset_memory_each_episode: bool = False):
         self.env = env
         self.episode_length = episode_length
-        self.num_episodes = num_episodes
-        # The reference zeroes a_{t-1} and r_{t-1} at every episode start; otherwise they carry
-        # the previous episode's last action and reward into the next (memory across episodes).
-        self.reset_inputs_each_episode = reset_inputs_each_episode
+        self.episodes_per_trial = episodes_per_trial
+        # The reference clears its memory at every episode start, and zeroes a_{t-1} and r_{t-1}
+        # there (the agent clears its own memory); otherwise they carry the previous episode's
+        # last action and reward into the next (memory across episodes).
+        self.reset_memory_each_episode = reset_memory_each_episode
 
     @property
     def trial_length(self) -> int:
-        return self.episode_length * self.num_episodes
+        return self.episode_length * self.episodes_per_trial
 
     def reset(self, key: jax.Array, task: Task) -> TrialState:
         """A new trial of ``task``."""
@@ -70,7 +71,7 @@ class TrialEnv:
         """Starts the next episode of the same task."""
         key, reset_key = jax.random.split(ts.key)
         ts = ts.replace(env_state=self.env.reset(reset_key, ts.task), key=key)
-        if self.reset_inputs_each_episode:
+        if self.reset_memory_each_episode:
             ts = ts.replace(prev_action=jnp.zeros_like(ts.prev_action),
                             prev_reward=jnp.zeros_like(ts.prev_reward))
         return ts

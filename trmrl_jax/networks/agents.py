@@ -69,6 +69,13 @@ class TrMRL(Encoder):
         """Windows with leaves [M, N, ...] -> outputs [M, ...] at each window's newest slot."""
         return self._output(w.tokens[:, -1], *self.encode_window_batch(w))
 
+    def samples(self, obs: Observation) -> Windows:
+        """Single-step training samples of whole trials: every step's window (``windows``)."""
+        return self.windows(obs)
+
+    def apply_samples(self, w: Windows) -> PolicyOutput:
+        return self.encode_windows(w)
+
     def step(self, carry: SlidingMemory | WindowMemory, obs: Observation
              ) -> tuple[SlidingMemory | WindowMemory, PolicyOutput]:
         """carry from ``initial_carry``; obs leaves [B, ...] -> (carry, outputs [B, ...])."""
@@ -117,6 +124,13 @@ class MLP(nn.Module):
     def step(self, carry: Carry, obs: Observation) -> tuple[Carry, PolicyOutput]:
         return carry, self.sequence(obs)
 
+    def samples(self, obs: Observation) -> Observation:
+        """Single-step training samples: with no memory, a step's observation is all it needs."""
+        return obs
+
+    def apply_samples(self, obs: Observation) -> PolicyOutput:
+        return self.sequence(obs)
+
 
 @dataclasses.dataclass(frozen=True)
 class Agent:
@@ -135,16 +149,13 @@ class Agent:
 
     def samples(self, params: Any, obs: Observation) -> Any:
         """Whole trials obs [B, T, ...] -> per-step inputs, leaves [B, T, ...]: the step's
-        window for ``window``-mode TrMRL, the observation itself for memoryless agents."""
-        if isinstance(self.module, TrMRL):
-            return self.module.apply(params, obs, method=self.module.windows)
-        return obs
+        window for ``window``-mode TrMRL, the observation itself for memoryless agents (agents
+        that train on single steps define ``samples`` and ``apply_samples``)."""
+        return self.module.apply(params, obs, method=self.module.samples)
 
     def apply_samples(self, params: Any, samples: Any) -> PolicyOutput:
         """Per-step inputs, leaves [M, ...] (from ``samples``) -> outputs [M, ...]."""
-        if isinstance(self.module, TrMRL):
-            return self.module.apply(params, samples, method=self.module.encode_windows)
-        return self.module.apply(params, samples, method=self.module.sequence)
+        return self.module.apply(params, samples, method=self.module.apply_samples)
 
     def sequence(self, params: Any, obs: Observation) -> PolicyOutput:
         """Outputs [B, T, ...] for whole trials obs [B, T, ...], as ``step`` would give them."""
