@@ -35,7 +35,8 @@ stage bench_e1024_bf16 75 "${BENCH[@]}" --num_envs=1024 --learners=trmrl_sliding
 # The device-path tests: equivalences (sliding = masked full attention, step-by-step acting = one
 # pass, bfloat16 near float32), one compilation and no host transfer inside the step, learning.
 # They run at full float32 matmul precision, which their tolerances (set on CPU) assume; the GPU's
-# default may use TF32.
+# default may use TF32. Their configs ask for it (matmul_precision='highest'); the variable
+# covers the few that build their own arrays outside a Config.
 # With pytest-xdist, several workers share the GPU, so none may take most of its memory up front.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false JAX_DEFAULT_MATMUL_PRECISION=highest
 XDIST=$("$PY" -c "import xdist" 2>/dev/null && echo "-n 6")

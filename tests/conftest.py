@@ -20,10 +20,12 @@ from trmrl_jax.envs import Observation  # noqa: E402
 
 
 def small_config(**changes) -> Config:
+    """A run that compiles fast, at full float32 matmul precision on every backend (the tests'
+    tolerances are set on the CPU)."""
     base = Config(episode_length=8, episodes_per_trial=3, num_tasks=16, window=6, num_layers=2,
                   num_heads=2, d_model=16, d_ff=32, head_hidden=16, gru_size=16,
                   total_env_steps=16 * 24 * 4, num_minibatches=2, num_epochs=2, eval_tasks=4,
-                  eval_episodes=3, workdir="unused")
+                  eval_episodes=3, matmul_precision="highest", workdir="unused")
     return base.replace(**changes)
 
 
@@ -49,7 +51,7 @@ def key():
 TINY_FLAGS = ["--episode_length=8", "--episodes_per_trial=2", "--num_tasks=16", "--window=4",
               "--d_model=16", "--num_heads=2", "--d_ff=32", "--head_hidden=16",
               "--num_minibatches=2", "--num_epochs=1", "--total_env_steps=768", "--eval_tasks=4",
-              "--eval_episodes=3"]
+              "--eval_episodes=3", "--matmul_precision=highest"]
 
 
 @pytest.fixture(scope="session")

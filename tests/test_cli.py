@@ -88,6 +88,31 @@ def test_a_workdir_that_is_or_lies_under_a_file_is_refused(tmp_path, where, mess
     assert sorted(os.listdir(tmp_path)) == ["file"]
 
 
+@pytest.mark.parametrize("command", ["experiments.train", "experiments.evaluate"])
+def test_a_damaged_config_json_is_refused_and_the_folder_left_unchanged(trained, tmp_path,
+                                                                         command):
+    """A config.json cut short (a full disk) makes a relaunch, or a meta-test of the run, end in
+    one line naming the file, exit 2, with nothing in the folder changed."""
+    import shutil
+
+    workdir = str(tmp_path / "run")
+    shutil.copytree(trained[0], workdir)
+    path = os.path.join(workdir, "config.json")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text[: len(text) // 2])
+    before = snapshot(workdir)
+    args = [*SMALL, f"--workdir={workdir}"] if command == "experiments.train" else [
+        f"--workdir={workdir}"]
+    proc = run(command, *args, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {path!r} is damaged (not a JSON object of config fields); restore it, or move "
+        "the folder away and use another --workdir")
+    assert snapshot(workdir) == before
+
+
 def test_train_writes_every_output(trained):
     workdir, proc = trained
     assert "config: " in proc.stdout and "episode_length=8" in proc.stdout  # Effective config.

@@ -178,8 +178,8 @@ def test_one_and_two_devices_give_the_same_parameters(tmp_path):
 
 @pytest.mark.parametrize("precision,marker", [("highest", "HIGHEST"), ("high", "HIGH")])
 def test_matmul_precision_reaches_the_compiled_programs(precision, marker):
-    """``matmul_precision`` is in the lowered train step and meta-test, on every matmul; the
-    backend's default leaves it unset."""
+    """``matmul_precision`` is in the lowered train step and meta-test, on every matmul; with
+    ``default`` none asks for more than the backend's default."""
     from trmrl_jax.evaluate import make_evaluator
 
     def lowered(cfg) -> tuple[str, str]:
@@ -193,5 +193,5 @@ def test_matmul_precision_reaches_the_compiled_programs(precision, marker):
     for text in lowered(small_config(matmul_precision=precision)):
         dots = [line for line in text.splitlines() if "dot_general" in line]
         assert dots and all(f"precision = [{marker}, {marker}]" in line for line in dots)
-    for text in lowered(small_config()):
-        assert "precision = [" not in text
+    for text in lowered(small_config(matmul_precision="default")):
+        assert "HIGH" not in text

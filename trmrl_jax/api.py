@@ -16,7 +16,7 @@ from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
 from trmrl_jax.config import Config, ConfigError
 from trmrl_jax.envs import Observation, TaskDistribution
 from trmrl_jax.learners import Carry, Learner
-from trmrl_jax.step import Run, init_state
+from trmrl_jax.step import Run, init_state, with_matmul_precision
 from trmrl_jax.workdir import read_config
 
 
@@ -31,7 +31,7 @@ class Policy:
         # params: one seed's ``learner.acting_params`` (network parameters, observation
         # statistics, ...), no seed axis.
         self.config, self.env, self.learner, self.params = config, env, learner, params
-        self._act = jax.jit(self.act)
+        self._act = jax.jit(with_matmul_precision(self.act, config.matmul_precision))
         self._carry: Carry | None = None
 
     def init_carry(self, batch: int) -> Carry:

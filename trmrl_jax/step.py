@@ -23,7 +23,12 @@ F = TypeVar("F", bound=Callable)
 
 def with_matmul_precision(fn: F, precision: str) -> F:
     """``fn`` traced under JAX's ``default_matmul_precision`` (``Config.matmul_precision``):
-    the precision is read when a matmul is traced, so it reaches the lowered program."""
+    the precision is read when a matmul is traced, so it reaches the lowered program.
+    ``default`` leaves ``fn`` as it is: JAX's own default (or its
+    ``JAX_DEFAULT_MATMUL_PRECISION`` setting) applies."""
+    if precision == "default":
+        return fn
+
     def traced(*args: Any, **kwargs: Any) -> Any:
         with jax.default_matmul_precision(precision):
             return fn(*args, **kwargs)

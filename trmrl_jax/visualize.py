@@ -19,6 +19,7 @@ from trmrl_jax.api import Policy
 from trmrl_jax.envs import Task, TrialEnv
 from trmrl_jax.plots import pyplot
 from trmrl_jax.rollout import episode_returns, trial_scan
+from trmrl_jax.step import with_matmul_precision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,14 +66,13 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
         physics = ts.env_state.pipeline_state
         return ts.env_state.obs, ts.env_state.metrics, None if physics is None else physics.q
 
-    @jax.jit
     def run(task, key):
         ts = jax.vmap(trial.reset)(jax.random.split(key)[:1], jax.tree.map(lambda x: x[None], task))
         _, steps = trial_scan(trial, act, policy.init_carry(1), ts,
                               end_episode=lambda c: learner.end_episode(params, c), record=seen)
         return jax.tree.map(lambda x: x[0], steps)  # The one trial: [T, ...].
 
-    steps = jax.device_get(run(task, key))
+    steps = jax.device_get(jax.jit(with_matmul_precision(run, cfg.matmul_precision))(task, key))
     next_obs, metrics, qpos = steps.record
     return TrialRecord(
         obs=steps.obs.obs, next_obs=next_obs, action=steps.action, reward=steps.reward,
