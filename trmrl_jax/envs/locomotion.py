@@ -55,8 +55,7 @@ class LocomotionDistribution(TaskDistribution):
         return self.physics.model
 
     def reset(self, key: jax.Array, task: Task) -> State:
-        state = self.physics.reset(key, self.model(task))
-        return state.replace(reward=jnp.zeros(()))
+        return self.physics.reset(key, self.model(task))
 
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)

@@ -33,4 +33,4 @@ def make(body: str, backend: str = "spring", *, observe_position: bool = False) 
     return BraxPipeline(body, backend, observe_position)
 
 
-__all__ = ["BACKENDS", "BODIES", "PARAMETERS", "Model", "Physics", "make"]
+__all__ = ["BACKENDS", "BODIES", "PARAMETERS", "BraxPipeline", "Model", "Physics", "make"]

@@ -53,8 +53,8 @@ class Physics(abc.ABC):
 
     @abc.abstractmethod
     def reset(self, key: jax.Array, model: Model) -> State:
-        """A random initial state of ``model``; its reward and metrics are zeros (positions
-        excepted)."""
+        """A random initial state of ``model``: reward zero, metrics as after a step that did
+        not move (velocities zero)."""
 
     @abc.abstractmethod
     def step(self, state: State, action: jax.Array, model: Model) -> State:

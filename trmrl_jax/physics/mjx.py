@@ -13,8 +13,9 @@ What the reference's code does, and so what a step here returns (its ``step`` an
 - Ant (garage ``AntEnv``/``AntDirEnv``): observation qpos[2:], qvel (27 numbers: no contact
   forces); velocity = the change of the torso's ``xpos`` over the step / dt; survive bonus 1.0
   while torso z lies in [0.2, 1.0]; contact cost 0.5e-3 * sum(clip(cfrc_ext, -1, 1) ** 2).
-- Reset (gym 0.17 ``reset_model``): qpos0 + U(-0.1, 0.1) on every qpos entry (the ant's free
-  joint quaternion included, unnormalised, as there), qvel = 0.1 * N(0, 1), then a forward pass.
+- Reset (``reset_model`` of gym 0.17 and garage): qpos0 + U(-0.1, 0.1) on every qpos entry (the
+  ant's free joint quaternion included, unnormalised, as there), qvel = 0.1 * N(0, 1), then a
+  forward pass.
 MuJoCo computes ``xpos`` and ``cfrc_ext`` before the last physics step's integration, and so do
 ``mjx.step`` and ``mjx.rne_postconstraint`` here: the same quantities the reference read.
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import abc
 import importlib.resources
-from typing import Mapping
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +75,7 @@ class MjxBody(Physics):
     xml: str
     root_size: int
     frame_skip: int = 5
-    options: Mapping[str, int] = {}  # ``mjOption`` fields set over the XML's.
+    options: Mapping[str, Any] = {}  # ``mjOption`` fields set over the XML's.
 
     def __init__(self, observe_position: bool = False, impl: str = "jax"):
         if impl not in IMPLS:
