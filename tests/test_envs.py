@@ -52,13 +52,13 @@ def _fast_jit(fn, *args):
 
 
 @functools.cache
-def _dist(name):
-    return envs.make(name, backend="spring")
+def _dist(name, backend="spring"):
+    return envs.make(name, backend=backend)
 
 
 @functools.cache
-def _compiled_rollout(name):
-    dist = _dist(name)
+def _compiled_rollout(name, backend="spring"):
+    dist = _dist(name, backend)
 
     def run(tasks):
         keys = jnp.repeat(jax.random.PRNGKey(1)[None], _BATCH, 0)
@@ -76,11 +76,11 @@ def _compiled_rollout(name):
     return jax.jit(run).lower(tasks).compile(_FAST_COMPILE)
 
 
-def rollout(name, tasks):
+def rollout(name, tasks, backend="spring"):
     """Resets a batch of 8 tasks with one key, then steps *every* task from task 0's start state
     with the same action: (reset obs [8, obs], obs [3, 8, obs], rewards [3, 8]).
-    One compilation per distribution, shared by all tests."""
-    reset_obs, (obs, reward) = _compiled_rollout(name)(tasks)
+    One compilation per distribution and backend, shared by all tests."""
+    reset_obs, (obs, reward) = _compiled_rollout(name, backend)(tasks)
     return np.asarray(reset_obs), np.asarray(obs), np.asarray(reward)
 
 
@@ -146,13 +146,17 @@ def test_splits_and_ood_range(env):
         dist.sample_tasks(jax.random.PRNGKey(0), 2, "valid")
 
 
-def test_rand_params_tasks_simulate_different_physics():
-    tasks, _ = sample("halfcheetah_rand_params", _BATCH)
-    # Log-1.5 factors per task: 0 (stock physics), all +1, all -1, then one parameter at a time.
+def _rand_params_rows(tasks):
+    """Log-1.5 factors per task: 0 (stock physics), all +1, all -1, then one parameter at a time
+    (mass, inertia, friction, damping +1, damping -1)."""
     rows = [{}, dict.fromkeys(tasks, 1.0), dict.fromkeys(tasks, -1.0), {"mass": 1.0},
             {"inertia": 1.0}, {"friction": 1.0}, {"damping": 1.0}, {"damping": -1.0}]
-    tasks = {name: jnp.stack([jnp.full_like(u[0], row.get(name, 0.0)) for row in rows])
-             for name, u in tasks.items()}
+    return {name: jnp.stack([jnp.full_like(u[0], row.get(name, 0.0)) for row in rows])
+            for name, u in tasks.items()}
+
+
+def test_rand_params_tasks_simulate_different_physics():
+    tasks = _rand_params_rows(sample("halfcheetah_rand_params", _BATCH)[0])
     _, obs, _ = rollout("halfcheetah_rand_params", tasks)
     # Factors of 1 reproduce the stock halfcheetah from the same state and action...
     _, stock_obs, _ = rollout("halfcheetah_vel", sample("halfcheetah_vel", _BATCH)[0])
@@ -162,6 +166,38 @@ def test_rand_params_tasks_simulate_different_physics():
     change = np.abs(obs - obs[:, :1]).max(axis=(0, 2))
     assert np.all(change[1:6] > 1e-3), change
     np.testing.assert_allclose(change[6:], 0.0, atol=1e-6)
+
+
+def test_mjx_rand_params_vary_the_mjx_model_per_task():
+    """On mjx every parameter, joint damping included, changes the next states: the mjx Model's
+    own body_mass, body_inertia, dof_damping and geom_friction, one model per task."""
+    tasks = _rand_params_rows(envs.make("halfcheetah_rand_params", backend="mjx").sample_tasks(
+        jax.random.PRNGKey(0), _BATCH))
+    _, obs, _ = rollout("halfcheetah_rand_params", tasks, backend="mjx")
+    change = np.abs(obs - obs[:, :1]).max(axis=(0, 2))
+    assert np.all(change[1:] > 1e-3), change
+
+
+def test_mjx_distributions_declare_the_reference_sizes():
+    """Gym's bodies as the reference observes them: HalfCheetah qpos[1:], qvel and the torso
+    position (20); Ant qpos[2:], qvel (27), or with the torso x, y for ant_goal (29)."""
+    observation = {"halfcheetah_vel": 20, "halfcheetah_dir": 20, "halfcheetah_rand_params": 20,
+                   "ant_fwd_back": 27, "ant_dir_arc": 27, "ant_dir_pm1rad": 27, "ant_goal": 29}
+    for name, size in observation.items():
+        dist = envs.make(name, backend="mjx")
+        task = dist.sample_task(jax.random.PRNGKey(0), "train")
+        state = jax.eval_shape(dist.step, jax.eval_shape(dist.reset, jax.random.PRNGKey(0), task),
+                               jnp.zeros(dist.action_size), task)
+        assert state.obs.shape == (dist.observation_size,) == (size,), name
+        assert dist.task_size == _dist(name).task_size and dist.dt == 0.05, name
+        assert dist.action_size == (6 if name.startswith("half") else 8), name
+
+
+def test_unknown_backend_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="backend='bullet' is not available for body "
+                                         "'halfcheetah'; choose one of spring, positional, "
+                                         "generalized, mjx"):
+        envs.make("halfcheetah_vel", backend="bullet")
 
 
 def test_trial_keeps_task_across_episodes_and_flags_boundaries():

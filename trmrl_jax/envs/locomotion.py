@@ -1,64 +1,65 @@
-"""Brax locomotion task distributions.
+"""Locomotion task distributions: tasks and rewards over a body from ``trmrl_jax.physics``.
 
-Each wraps a stock Brax environment (its physics, observation and reset noise) and replaces the
-reward with the meta-RL definition of the task; ``metrics`` of the stock env supply velocities and
-the torso position. Trials have a fixed length, so nothing terminates (``done`` is always 0).
-Distributions whose tasks change the *dynamics* live in ``trmrl_jax.envs.dynamics``.
+A distribution samples tasks and turns the physics' metrics (velocities, torso position, survive
+bonus, contact cost) into the meta-RL reward of its task; the observation, reset noise and
+dynamics are the body's, as the chosen backend simulates it (``backend="mjx"``: Gym's models as
+the reference's environments define them; Brax's pipelines: Brax's models). Trials have a fixed
+length, so nothing terminates (``done`` is always 0). Distributions whose tasks change the
+*dynamics* live in ``trmrl_jax.envs.dynamics``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-from brax import envs as brax_envs
-from brax.envs.base import PipelineEnv, State
+from brax.envs.base import State
 
+from trmrl_jax import physics
 from trmrl_jax.envs.base import Task, TaskDistribution, control_cost, uniform
 
 
-class BraxTaskDistribution(TaskDistribution):
-    """Base for distributions over a stock Brax env; subclasses define the task and its reward.
+class LocomotionDistribution(TaskDistribution):
+    """Base for distributions over one body; subclasses define the task and its reward.
 
-    ``brax_kwargs`` are passed to ``brax.envs.get_environment``; ``physics(task)`` is the Brax env
-    that simulates ``task`` (the shared stock env unless tasks change the dynamics).
+    ``body`` names the body for ``physics.make``; ``observe_position`` keeps the torso's
+    horizontal coordinates in the observation. ``model(task)`` is the physics model that
+    simulates ``task`` (the stock model unless tasks change the dynamics).
     """
 
-    brax_name: str
-    brax_kwargs: Mapping[str, Any] = {}
+    body: str
+    observe_position: bool = False
 
     def __init__(self, backend: str = "spring"):
         self.backend = backend
-        self._env = brax_envs.get_environment(self.brax_name, backend=backend,
-                                              **self.brax_kwargs)
-        # Shape inference only: Brax's own ``observation_size`` runs a reset op by op (seconds).
-        self.observation_size = int(
-            jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs.shape[-1])
-        self.action_size = self._env.action_size
+        self.physics = physics.make(self.body, backend, observe_position=self.observe_position)
+        self.observation_size = self.physics.observation_size
+        self.action_size = self.physics.action_size
+        if isinstance(self.physics, physics.BraxPipeline):
+            self.brax_name = self.physics.brax_name  # What Brax's own trainers can run.
 
     @property
     def mujoco_model(self) -> Any:
-        """The ``mujoco.MjModel`` of the stock env: what ``visualize.render_trial`` draws."""
-        return self._env.sys.mj_model
+        """The body's ``mujoco.MjModel``: what ``visualize.render_trial`` draws."""
+        return self.physics.mujoco_model
 
     @property
     def dt(self) -> float:
         """Seconds of simulated time per step (action)."""
-        return float(self._env.dt)
+        return self.physics.dt
 
-    def physics(self, task: Task) -> PipelineEnv:
-        """The Brax env that simulates ``task``: here the stock env, whatever the task."""
+    def model(self, task: Task) -> physics.Model:
+        """The physics model that simulates ``task``: here the stock model, whatever the task."""
         del task
-        return self._env
+        return self.physics.model
 
     def reset(self, key: jax.Array, task: Task) -> State:
-        state = self.physics(task).reset(key)
-        return state.replace(reward=jnp.zeros(()))
+        return self.physics.reset(key, self.model(task))
 
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)
-        nstate = self.physics(task).step(state, action)
+        nstate = self.physics.step(state, action, self.model(task))
         return nstate.replace(reward=self.task_reward(nstate, action, task),
                               done=jnp.zeros(()))  # Trials have fixed length: no termination.
 
@@ -66,13 +67,13 @@ class BraxTaskDistribution(TaskDistribution):
         raise NotImplementedError
 
 
-class HalfCheetahVel(BraxTaskDistribution):
+class HalfCheetahVel(LocomotionDistribution):
     """Run at a target velocity v: reward -|v_x - v| - 0.05 |a|^2.
 
     Train/test v ~ U[0, 3]; OOD v ~ U[3, 4] (faster than anything seen in training).
     """
 
-    brax_name = "halfcheetah"
+    body = "halfcheetah"
     task_size = 1
     default_episode_length = 200
 
@@ -86,7 +87,7 @@ class HalfCheetahVel(BraxTaskDistribution):
         return jnp.reshape(task["velocity"], (1,))
 
 
-class HalfCheetahDir(BraxTaskDistribution):
+class HalfCheetahDir(LocomotionDistribution):
     """Run forward or backward: direction d in {-1, +1}; reward d * v_x - 0.05 |a|^2.
 
     Every split, ``ood`` included, samples d uniformly from {-1, +1}: a binary direction has no
@@ -95,7 +96,7 @@ class HalfCheetahDir(BraxTaskDistribution):
     in-distribution check).
     """
 
-    brax_name = "halfcheetah"
+    body = "halfcheetah"
     task_size = 1
     default_episode_length = 200
     has_ood = False
@@ -111,38 +112,37 @@ class HalfCheetahDir(BraxTaskDistribution):
         return jnp.reshape(task["direction"], (1,))
 
 
-class _AntTask(BraxTaskDistribution):
-    """Brax ``ant`` without termination. Reward terms shared by the ant tasks:
+class _AntTask(LocomotionDistribution):
+    """The ant without termination. Reward terms shared by the ant tasks:
 
-    survive bonus 1.0 while the torso height lies in Brax's healthy range [0.2, 1.0] (else 0:
-    with no termination an ungated bonus would be a constant), control cost 0.5 |a|^2. The
-    reference's contact cost 0.5e-3 * |clip(contact forces)|^2 is left out: Brax's ant has no
-    contact forces (``use_contact_forces=True`` raises NotImplementedError in brax 0.14).
+    survive bonus 1.0 while the torso height lies in the healthy range [0.2, 1.0] (else 0: with
+    no termination an ungated bonus would be a constant), control cost 0.5 |a|^2 and the body's
+    contact cost (the reference's 0.5e-3 * |clip(cfrc_ext, -1, 1)|^2 on mjx; zero on Brax's
+    pipelines, whose ant has no contact forces).
     """
 
-    brax_name = "ant"
+    body = "ant"
     default_episode_length = 200
 
-    def survive_minus_control(self, state: State, action: jax.Array) -> jax.Array:
-        return state.metrics["reward_survive"] - control_cost(action, 0.5)
+    def survive_minus_costs(self, state: State, action: jax.Array) -> jax.Array:
+        return (state.metrics["reward_survive"] - control_cost(action, 0.5)
+                - state.metrics["contact_cost"])
 
 
 class _AntDirection(_AntTask):
-    """Run in direction theta: reward (v_x, v_y) . (cos theta, sin theta) + survive - 0.5 |a|^2.
+    """Run in direction theta: reward (v_x, v_y) . (cos theta, sin theta) + survive - costs.
 
-    (v_x, v_y) is the torso velocity over the env step. Observation: Brax's 27-d ant state
-    (torso x, y excluded). Task features: (cos theta, sin theta). Subclasses say how theta is
-    drawn.
+    (v_x, v_y) is the torso velocity over the env step. Observation: the ant's joint state
+    without the torso x, y (27-d). Task features: (cos theta, sin theta). Subclasses say how
+    theta is drawn.
     """
 
-    brax_kwargs = {"terminate_when_unhealthy": False,
-                   "exclude_current_positions_from_observation": True}
     task_size = 2
 
     def task_reward(self, state: State, action: jax.Array, task: Task) -> jax.Array:
         velocity = (jnp.cos(task["angle"]) * state.metrics["x_velocity"]
                     + jnp.sin(task["angle"]) * state.metrics["y_velocity"])
-        return velocity + self.survive_minus_control(state, action)
+        return velocity + self.survive_minus_costs(state, action)
 
     def task_features(self, task: Task) -> jax.Array:
         return jnp.stack([jnp.cos(task["angle"]), jnp.sin(task["angle"])])
@@ -184,15 +184,14 @@ class AntDirArc(_AntDirection):
 
 
 class AntGoal(_AntTask):
-    """Walk to a goal position: reward -|xy_torso - goal| + survive - 0.5 |a|^2.
+    """Walk to a goal position: reward -|xy_torso - goal| + survive - costs.
 
     Goals are uniform (in area) on the disk of radius 3 for train/test and on the annulus of radii
     3 to 4 for OOD. The observation includes the torso x, y (29-d), since reaching a position
     needs it. Task features: the goal (x, y).
     """
 
-    brax_kwargs = {"terminate_when_unhealthy": False,
-                   "exclude_current_positions_from_observation": False}
+    observe_position = True
     task_size = 2
 
     def sample_task(self, key: jax.Array, split: str) -> Task:
@@ -203,7 +202,7 @@ class AntGoal(_AntTask):
 
     def task_reward(self, state: State, action: jax.Array, task: Task) -> jax.Array:
         xy = jnp.stack([state.metrics["x_position"], state.metrics["y_position"]])
-        return -jnp.linalg.norm(xy - task["goal"]) + self.survive_minus_control(state, action)
+        return -jnp.linalg.norm(xy - task["goal"]) + self.survive_minus_costs(state, action)
 
     def task_features(self, task: Task) -> jax.Array:
         return task["goal"]
