@@ -46,7 +46,7 @@ long=$!
 wait "${ablation[@]}"
 echo "=== ablation done $(date +%T), $((deadline - SECONDS)) s left"
 if ((deadline - SECONDS > 120)); then
-  launch paper_hc_vel --preset=paper_halfcheetah_vel --agents=trmrl --seeds=3 --curve_points=100 \
+  launch paper_hc_vel --preset=paper_halfcheetah_vel --backend=spring --agents=trmrl --seeds=3 --curve_points=100 \
     --workdir="$RUNS/paper_hc_vel"
   wait $!
 fi

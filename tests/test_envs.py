@@ -260,3 +260,11 @@ def test_registry_refuses_unknown_names():
     with pytest.raises(ValueError, match="env='nope' is not registered"):
         envs.make("nope")
     assert set(DISTRIBUTIONS) <= set(envs.registered())
+
+
+def test_config_allows_exactly_the_physics_backends():
+    """``Config.backend``'s allowed values are the simulators ``physics.make`` builds."""
+    from trmrl_jax import physics
+    from trmrl_jax.config import BACKENDS
+
+    assert BACKENDS == physics.BACKENDS

@@ -10,6 +10,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 from wandb.proto import wandb_internal_pb2
 
+from conftest import small_config
+
 
 def _events(workdir):
     acc = EventAccumulator(os.path.join(workdir, "tensorboard"),
@@ -110,3 +112,14 @@ def test_wandb_offline_run_has_the_same_curves(tiny_run):
     assert history[768]["figures/adaptation/width"] == 1518  # adaptation.png, three splits.
     saved = json.load(open(os.path.join(workdir, "config.json")))
     assert config["d_model"] == saved["d_model"] and config["agent"] == saved["agent"]
+
+
+def test_the_progress_line_names_the_physics():
+    """A locomotion run's progress line says which physics it runs; point_nav has none."""
+    from trmrl_jax.runlog import Progress
+
+    row = {"env_steps": 25_600, "sps": 1000.0, "train_return": -1.0}
+    cfg = small_config(env="halfcheetah_vel", backend="mjx")
+    line = Progress(cfg, 0, interactive=False, physics="mjx").line(1, row)
+    assert line.startswith("trmrl/halfcheetah_vel[mjx] update 1/")
+    assert Progress(small_config(), 0, False).line(1, row).startswith("trmrl/point_nav update 1/")

@@ -24,7 +24,7 @@ VALUE_LOSSES = ("squared", "gaussian")
 OPTIMIZER_LAYOUTS = ("joint", "separate")
 LR_SHAPES = ("linear", "geometric")
 INITS = ("tfixup", "default")
-BACKENDS = ("spring", "positional", "generalized", "mjx")
+BACKENDS = ("spring", "positional", "generalized", "mjx")  # trmrl_jax.physics.BACKENDS
 COMPUTE_DTYPES = ("float32", "bfloat16")
 MATMUL_PRECISIONS = ("default", "high", "highest")
 
@@ -84,7 +84,10 @@ class Config:
 
     # Task distribution and trials.
     env: str = "point_nav"
-    backend: str = "spring"  # Brax physics pipeline for Brax-based distributions.
+    # Physics of the locomotion distributions: mjx is MuJoCo's own (Gym's models stepped by MJX,
+    # as the reference's environments define them); spring, positional and generalized are
+    # Brax's pipelines on Brax's models (spring: the fast impulse-based approximation).
+    backend: str = "spring"
     episode_length: int = 20  # H: steps per episode.
     episodes_per_trial: int = 3  # E: episodes per trial during meta-training.
     num_tasks: int = 256  # Trials (one task each) per update, over all devices.

@@ -9,14 +9,15 @@ from trmrl_jax.config import Config, ConfigError
 
 
 def _paper_presets() -> dict[str, Config]:
-    """The reference README's MuJoCo runs, flag for flag (BUILD.md, "The paper presets", lists
-    every flag beside ours). Per iteration 20 tasks x 2 episodes x 200 steps; the window of 5
-    working memories is cleared at every episode; garage's PPO: Monte-Carlo value targets fitted by
-    Gaussian likelihood, separate policy and value AdamW loops over minibatches of 256 samples,
-    10 epochs, no gradient clipping, no advantage or observation normalisation."""
+    """The reference README's MuJoCo runs, flag for flag, on MuJoCo physics (BUILD.md, "The paper
+    presets", lists every flag beside ours). Per iteration 20 tasks x 2 episodes x 200 steps; the
+    window of 5 working memories is cleared at every episode; garage's PPO: Monte-Carlo value
+    targets fitted by Gaussian likelihood, separate policy and value AdamW loops over minibatches
+    of 256 samples, 10 epochs, no gradient clipping, no advantage or observation
+    normalisation."""
     vel = Config(
-        env="halfcheetah_vel", episode_length=200, episodes_per_trial=2, num_tasks=20,
-        reset_memory_each_episode=True, agent="trmrl", attention="window", window=5,
+        env="halfcheetah_vel", backend="mjx", episode_length=200, episodes_per_trial=2,
+        num_tasks=20, reset_memory_each_episode=True, agent="trmrl", attention="window", window=5,
         num_layers=4, num_heads=16, d_model=128, d_ff=512, position="sinusoid",
         policy_input="latest_memory", value_input="token", init="tfixup", head_hidden=64,
         init_std=0.2, policy_out_gain=1.0, learning_rate=3e-5, value_learning_rate=2.5e-4,

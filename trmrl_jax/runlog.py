@@ -149,8 +149,10 @@ class Progress:
     """What a person watching sees: a progress bar on a terminal; otherwise (batch jobs, logs
     piped to a file) one plain line per logged update, with no carriage returns."""
 
-    def __init__(self, cfg: Config, start: int, interactive: bool):
+    def __init__(self, cfg: Config, start: int, interactive: bool, physics: str | None = None):
         self.cfg, self.start = cfg, start
+        # agent/env, and the physics where the distribution has one: trmrl/halfcheetah_vel[mjx].
+        self.label = f"{cfg.agent}/{cfg.env}" + (f"[{physics}]" if physics else "")
         self.bar = None
         self.t0 = time.perf_counter()
         if interactive:
@@ -158,7 +160,7 @@ class Progress:
 
             self.bar = tqdm(total=cfg.num_updates * cfg.steps_per_update, unit="step",
                             unit_scale=True, initial=start * cfg.steps_per_update,
-                            desc=f"{cfg.agent}/{cfg.env}")
+                            desc=self.label)
 
     def update(self, update: int, row: dict | None) -> None:
         """Called after every update; ``row`` is the logged row, or None when none was due."""
@@ -175,7 +177,7 @@ class Progress:
         per_update = (time.perf_counter() - self.t0) / (update - self.start)
         eta = round(per_update * (cfg.num_updates - update))
         done = row["env_steps"]
-        parts = [f"{cfg.agent}/{cfg.env} update {update}/{cfg.num_updates}",
+        parts = [f"{self.label} update {update}/{cfg.num_updates}",
                  f"env steps {done:,}/{total:,} ({100 * done / total:.0f}%)",
                  f"{row['sps']:,.0f} steps/s", f"return {row['train_return']:.2f}"]
         if "eval_test_returns_per_episode" in row:

@@ -107,7 +107,8 @@ def _train(run: Run, stop: StopSignals, progress: bool, callbacks: Sequence[Call
         step = make_train_step(run).lower(state).compile()
     compile_s = time.perf_counter() - t0
 
-    shown = Progress(cfg, start, sys.stdout.isatty()) if progress and primary else None
+    shown = (Progress(cfg, start, sys.stdout.isatty(), run.env.backend)
+             if progress and primary else None)
     history: list[dict] = []
     last_saved = start
     finished = False

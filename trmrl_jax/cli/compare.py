@@ -86,10 +86,11 @@ def summarize_run(workdir: str) -> dict:
     return out
 
 
-def markdown(results: dict, command: str) -> str:
+def markdown(results: dict, command: str, physics: str | None = None) -> str:
     """The results tables: one per split, the mean over seeds of each episode with its 95 %
-    bootstrap interval over seeds, and how many seeds adapt and hold (``adapts_and_holds``)."""
-    out = [f"Command: `{command}`", ""]
+    bootstrap interval over seeds, and how many seeds adapt and hold (``adapts_and_holds``);
+    ``physics``: the simulator the runs used, named above the tables."""
+    out = [f"Command: `{command}`", ""] + ([f"Physics: {physics}", ""] if physics else [])
     for split in ("test", "ood", "train"):
         rows = {name: r[split] for name, r in results.items() if split in r}
         if not rows:
@@ -153,6 +154,9 @@ def main(argv: list[str]) -> None:
     except (ConfigError, CoordinatorUnreachable) as e:
         output.fail(e)
     cache.use_compilation_cache()
+    from trmrl_jax import envs
+
+    physics = envs.make(base.env, backend=base.backend).backend  # None without physics.
     results = {}
     for name, cfg in runs.items():
         try:
@@ -165,10 +169,11 @@ def main(argv: list[str]) -> None:
         print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "results.json"), "w") as f:
-        json.dump({"env": base.env, "results": results}, f, indent=2)
+        json.dump({"env": base.env, "backend": physics, "results": results}, f, indent=2)
     plot(results, runs, root, base.env)
     with open(os.path.join(root, "results.md"), "w") as f:
-        f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:])))
+        f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:]),
+                         physics))
     print(f"results in {root}/results.json, results.md, adaptation.png, reward_per_step.png, "
           "learning_curves.png")
 

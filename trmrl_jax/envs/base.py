@@ -30,6 +30,7 @@ class TaskDistribution(abc.ABC):
     task_size: int
     default_episode_length: int = 200
     has_ood: bool = True  # False: no task lies outside the train range (meta-test skips ood).
+    backend: str | None = None  # The physics that simulates it (``Config.backend``); None: none.
 
     @abc.abstractmethod
     def sample_task(self, key: jax.Array, split: str) -> Task:
