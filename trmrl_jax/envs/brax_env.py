@@ -53,4 +53,4 @@ class TaskEnv(Env):
 
     @property
     def backend(self) -> str:
-        return getattr(self.distribution, "backend", "jax")
+        return self.distribution.backend or "jax"  # Distributions without physics: plain JAX.
