@@ -154,6 +154,9 @@ class Config:
     reward_scale: float = 1.0
     normalize_obs: bool = True
     normalize_advantages: bool = True
+    # >0: the epochs after one whose mean approximate KL to the acting policy exceeds this change
+    # nothing (the policy loop's, in the separate layout); 0: every epoch runs.
+    target_kl: float = 0.0
 
     # Meta-test.
     eval_tasks: int = 20
@@ -284,6 +287,7 @@ RULES: dict[str, Rule] = {
     "reward_scale": number(0.0, low_open=True),
     "normalize_obs": _FLAG,
     "normalize_advantages": _FLAG,
+    "target_kl": number(0.0),  # 0: off.
     "eval_tasks": _POSITIVE,
     "eval_episodes": _POSITIVE,
     "eval_every": _COUNT,  # 0: only at the end.

@@ -148,26 +148,49 @@ def make_ppo_update(cfg: Config, agent: Agent, axis_name: str
 
         return step
 
-    def epochs(step: Callable, params, opt_state, batch: PPOBatch, key: jax.Array):
+    def epochs(step: Callable, params, opt_state, batch: PPOBatch, key: jax.Array,
+               stop_on_kl: bool = False):
         """``num_epochs`` passes over ``batch`` in minibatches, in a new order each epoch;
-        returns (params, opt_state, metrics averaged over every step)."""
+        returns (params, opt_state, metrics averaged over every step).
+
+        ``stop_on_kl`` (with ``target_kl`` > 0): once an epoch's mean approximate KL between the
+        acting policy and the current one exceeds ``target_kl``, the epochs after it change
+        nothing (a guard against a policy that runs away within one update); the metrics then
+        average over the epochs applied, and ``ppo_epochs`` counts them.
+        """
+        keys = jax.random.split(key, cfg.num_epochs)
+
         def epoch(carry, key):
             order = jax.random.permutation(key, num_minibatches)
             mbs = jax.tree.map(lambda x: _minibatches(x, num_minibatches)[order], batch)
             return jax.lax.scan(step, carry, mbs)
 
-        (params, opt_state), metrics = jax.lax.scan(
-            epoch, (params, opt_state), jax.random.split(key, cfg.num_epochs))
-        return params, opt_state, jax.tree.map(jnp.mean, metrics)
+        if not stop_on_kl:
+            (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), keys)
+            return params, opt_state, jax.tree.map(jnp.mean, metrics)
+
+        def guarded_epoch(carry, key):
+            state, stopped = carry
+            new, metrics = epoch(state, key)
+            new = jax.tree.map(lambda old, x: jnp.where(stopped, old, x), state, new)
+            return (new, stopped | (metrics["approx_kl"].mean() > cfg.target_kl)), (metrics,
+                                                                                   ~stopped)
+
+        ((params, opt_state), _), (metrics, applied) = jax.lax.scan(
+            guarded_epoch, ((params, opt_state), jnp.asarray(False)), keys)
+        weight = applied.astype(jnp.float32)  # [num_epochs]: 1 for the epochs applied.
+        metrics = jax.tree.map(lambda x: (x.mean(1) * weight).sum() / weight.sum(), metrics)
+        return params, opt_state, dict(metrics, ppo_epochs=weight.sum())
 
     def optimise(params: Any, opt_state: Any, batch: PPOBatch, key: jax.Array):
         if cfg.optimizer_layout == "joint":
             return epochs(sgd_step(make_optimizer(cfg), joint_loss), params, opt_state, batch,
-                          key)
+                          key, stop_on_kl=cfg.target_kl > 0)
         policy_tx, value_tx = make_separate_optimizers(cfg)
         policy_key, value_key = jax.random.split(key)
         params, policy_state, metrics = epochs(sgd_step(policy_tx, policy_only), params,
-                                               opt_state[0], batch, policy_key)
+                                               opt_state[0], batch, policy_key,
+                                               stop_on_kl=cfg.target_kl > 0)
         params, value_state, value_metrics = epochs(sgd_step(value_tx, value_only), params,
                                                     opt_state[1], batch, value_key)
         metrics = dict(metrics, value_loss=value_metrics["loss"],
