@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any, Callable, TypeVar
 
 import jax
+import jax.numpy as jnp
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
@@ -57,7 +58,7 @@ def init_state(run: Run) -> State:
     """Initial state of every seed (seed, seed + 1, ...), stacked on a leading [num_seeds]
     axis."""
     cfg = run.cfg
-    seeds = jax.numpy.arange(cfg.num_seeds) + cfg.seed
+    seeds = jnp.arange(cfg.num_seeds) + cfg.seed
     return jax.jit(jax.vmap(lambda s: run.learner.init(jax.random.PRNGKey(s))))(seeds)
 
 
