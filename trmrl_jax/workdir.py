@@ -53,8 +53,8 @@ def read_config_dict(workdir: str) -> dict | None:
     try:
         with open(path) as f:
             saved = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        saved = e
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        saved = None
     if not isinstance(saved, dict):
         raise ConfigError(f"{path!r} is damaged (not a JSON object of config fields); restore "
                           "it, or move the folder away and use another --workdir")
