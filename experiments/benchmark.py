@@ -12,7 +12,7 @@ Learners (``--learners``, default all):
   env under the distribution (``halfcheetah`` for ``halfcheetah_vel``) with the same number of
   envs, steps per update (``unroll_length = T``, ``batch_size * num_minibatches = num_envs``) and
   epochs/minibatches (``num_updates_per_batch = num_epochs``). Skipped, with a note in the JSON,
-  when the distribution is not Brax-based.
+  when the distribution does not run a stock Brax environment (``point_nav``, ``backend=mjx``).
 - ``mlp``, ``rl2``, ``trmrl_sliding``, ``trmrl_window``: our compiled train step (rollout + GAE +
   every PPO epoch), with the config's N, layers and d_model.
 
@@ -152,7 +152,8 @@ def skip_reason(name: str, cfg) -> str | None:
     from trmrl_jax import envs
 
     if name == "brax_ppo" and not hasattr(envs.make(cfg.env, backend=cfg.backend), "brax_name"):
-        return f"env={cfg.env} is not a Brax environment; Brax PPO cannot run on it"
+        return (f"env={cfg.env} with backend={cfg.backend} is not a stock Brax environment "
+                "(Brax PPO runs Brax's own models: backend spring, positional or generalized)")
     return None
 
 

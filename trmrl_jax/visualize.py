@@ -36,7 +36,8 @@ class TrialRecord:
     # (zero outside its window); empty for agents without attention.
     attention: list[np.ndarray]
     episode_length: int
-    # [T, q_size] the physics' generalized positions after each step (Brax distributions only).
+    # [T, q_size] the physics' generalized positions after each step (locomotion distributions,
+    # on any backend; None without physics).
     qpos: np.ndarray | None = None
 
     @property

@@ -7,7 +7,8 @@ into --out (default WORKDIR/pictures): attention.png (TrMRL: each layer's and he
 over the trial, episode boundaries, rewards underneath), paths.png (point_nav: the path of every
 episode, the goal, the training arc and the OOD annulus) or velocity.png (halfcheetah_vel and
 halfcheetah_dir: velocity against the target), for a test task and an OOD task; and, for the
-Brax distributions, rollout.gif: the test task's trial rendered by MuJoCo, to watch.
+locomotion distributions (any backend), rollout.gif: the test task's trial rendered by MuJoCo,
+to watch.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _EPISODES = flags.DEFINE_integer("episodes", 0, "Episodes of the trial (0: the r
                                  "eval_episodes).")
 _TASK = flags.DEFINE_integer("task", 0, "Which of the meta-test's held-out tasks (index).")
 _SEED = flags.DEFINE_integer("seed", 0, "Which seed of a run of several.")
-_RENDER = flags.DEFINE_boolean("render", True, "Brax distributions: also write rollout.gif.")
+_RENDER = flags.DEFINE_boolean("render", True, "Locomotion distributions: also write rollout.gif.")
 _FRAME_EVERY = flags.DEFINE_integer("frame_every", 2, "rollout.gif: one frame per this many "
                                     "steps (it plays in real time whatever the value).")
 
