@@ -36,7 +36,7 @@ def test_tiny_benchmark_writes_every_field(tmp_path):
         assert r["timed_steps"] == 2 and len(r["step_s"]) == 2
         assert r["sps"] == pytest.approx(8 * 16 / r["step_s_median"])
     # point_nav is not a Brax env: Brax's PPO is skipped with a note, and so are its ratios.
-    assert "not a Brax environment" in result["skipped"]["brax_ppo"]
+    assert "is not a stock Brax environment" in result["skipped"]["brax_ppo"]
     assert set(result["ratios"]) == {"trmrl_sliding_vs_env_only", "sliding_vs_window"}
     assert result["ratios"]["sliding_vs_window"] == pytest.approx(
         result["results"]["trmrl_sliding"]["sps"] / result["results"]["trmrl_window"]["sps"])
