@@ -80,6 +80,7 @@ def test_loaded_policy_reproduces_the_meta_test(tiny_run, seed):
             states, reward = env_step(states, action)
             rewards.append(reward)
             if (t + 1) % config.episode_length == 0:
+                policy.next_episode(observe(states))
                 states = jax.vmap(trial.next_episode)(states)
         returns = np.stack(rewards, 1).reshape(n, episodes, -1).sum(-1)
     else:

@@ -191,10 +191,12 @@ def test_evaluate_refuses_a_folder_without_a_run(tmp_path):
 
 def test_compare_writes_table_and_figures(tmp_path):
     workdir = str(tmp_path / "cmp")
-    proc = run("experiments.compare", *SMALL, "--agents=trmrl,mlp", "--seeds=2",
+    proc = run("experiments.compare", *SMALL, "--agents=trmrl,mlp,maml", "--seeds=2",
                "--curve_points=3", f"--workdir={workdir}")
     results = json.load(open(os.path.join(workdir, "results.json")))["results"]
-    assert set(results) == {"trmrl", "mlp"}
+    assert set(results) == {"trmrl", "mlp", "maml"}
+    for name in ("mlp", "maml"):  # Widened to TrMRL's parameter count (--match_params).
+        assert abs(results[name]["num_params"] / results["trmrl"]["num_params"] - 1) < 0.2
     for r in results.values():
         assert r["num_seeds"] == 2 and r["env_steps"] == 768
         assert len(r["test"]["returns_per_episode"]) == 3 and r["test"]["se_over"] == "seeds"
@@ -213,8 +215,8 @@ def test_compare_writes_table_and_figures(tmp_path):
     for name in ("adaptation.png", "reward_per_step.png", "learning_curves.png"):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000
     table = open(os.path.join(workdir, "results.md")).read()
-    assert "--agents=trmrl,mlp" in table
-    assert "| ep 3 | adapt and hold | env steps | seeds | train s |" in table
+    assert "--agents=trmrl,mlp,maml" in table
+    assert "| ep 3 | adapt and hold | params | env steps | seeds | train s |" in table
     mlp_test = f"{results['mlp']['test']['returns_per_episode'][0]:.2f} ["
     assert any(line.startswith("| mlp | " + mlp_test) for line in table.splitlines())
     assert "results in" in proc.stdout

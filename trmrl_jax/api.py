@@ -23,8 +23,11 @@ from trmrl_jax.workdir import read_config
 class Policy:
     """A trained agent of one seed. Batched: observations and actions carry a leading [B] axis.
 
-    Stateful use: ``reset(batch)`` at the start of every trial, then ``step(obs) -> action``.
-    Pure use: ``carry = init_carry(batch)``; ``carry, action = act(params, carry, obs)``.
+    Stateful use: ``reset(batch)`` at the start of every trial, then ``step(obs) -> action``,
+    and ``next_episode(obs)`` between two episodes of the trial. Pure use: ``carry =
+    init_carry(batch)``; ``carry, action = act(params, carry, obs)``; ``carry =
+    end_episode(params, carry, obs)``. The episode boundary matters to learners that adapt
+    between episodes (MAML); for the memory agents it changes nothing.
     """
 
     def __init__(self, config: Config, env: TaskDistribution, learner: Learner, params: Any):
@@ -32,6 +35,8 @@ class Policy:
         # statistics, ...), no seed axis.
         self.config, self.env, self.learner, self.params = config, env, learner, params
         self._act = jax.jit(with_matmul_precision(self.act, config.matmul_precision))
+        self._end_episode = jax.jit(with_matmul_precision(self.end_episode,
+                                                          config.matmul_precision))
         self._carry: Carry | None = None
 
     def init_carry(self, batch: int) -> Carry:
@@ -48,6 +53,11 @@ class Policy:
             jax.random.split(key, out.mean.shape[0]))
         return carry, jnp.clip(action, -1.0, 1.0)
 
+    def end_episode(self, params: Any, carry: Carry, obs: Observation) -> Carry:
+        """The carry after an episode: obs leaves [B, ...] observed after its last step (the
+        final state, with the last action and reward as ``prev_action`` and ``prev_reward``)."""
+        return self.learner.end_episode(params, carry, obs)
+
     def reset(self, batch: int = 1) -> None:
         """Clears the memory: the next ``step`` is the first of a new trial of ``batch`` tasks."""
         self._carry = self.init_carry(batch)
@@ -58,6 +68,13 @@ class Policy:
             raise RuntimeError("call policy.reset(batch) before the first step of a trial")
         self._carry, action = self._act(self.params, self._carry, obs, key)
         return action
+
+    def next_episode(self, obs: Observation) -> None:
+        """Ends the current episode of the trial (obs as in ``end_episode``); the next ``step``
+        begins the next episode of the same task, with the memory kept."""
+        if self._carry is None:
+            raise RuntimeError("call policy.reset(batch) before the first step of a trial")
+        self._carry = self._end_episode(self.params, self._carry, obs)
 
 
 def load(workdir: str, *, seed: int = 0, step: int | None = None) -> tuple[Config, Policy]:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from trmrl_jax.rules import Rule, address, integer, number, one_of
 
-AGENTS = ("trmrl", "rl2", "mlp", "oracle")
+AGENTS = ("trmrl", "rl2", "mlp", "oracle", "maml")
 ATTENTION_MODES = ("sliding", "window")
 POSITIONS = ("rotary", "sinusoid")
 POLICY_INPUTS = ("latest_memory", "mixed_memory")
@@ -42,8 +42,9 @@ class Config:
 
     Fields:
         env: task distribution, by registered name (point_nav, halfcheetah_vel, ...; README).
-        agent: trmrl (transformer episodic memory), rl2 (GRU), mlp (no memory) or oracle (an MLP
-            that sees the task parameters).
+        agent: trmrl (transformer episodic memory), rl2 (GRU), mlp (no memory), oracle (an MLP
+            that sees the task parameters) or maml (an MLP whose parameters adapt by policy
+            gradient steps between the episodes of a trial).
         attention: sliding (banded attention in one pass, KV cache while acting) or window (the
             paper's per-step re-encoding of the last N working memories).
         num_layers: transformer layers.
@@ -109,6 +110,9 @@ class Config:
     init: str = "tfixup"
     head_hidden: int = 64  # Width of the two tanh layers of the policy and value heads.
     gru_size: int = 128  # RL^2 hidden state.
+    mlp_hidden: int = 0  # Width of the mlp, oracle and maml networks' tanh layers (0: head_hidden).
+    maml_inner_lr: float = 0.1  # MAML: step size of the inner policy-gradient steps.
+    maml_inner_steps: int = 1  # MAML: inner steps at each adaptation (between episodes).
     # Matmul dtype of the transformer (embedding, attention, FFN) and its KV cache. bfloat16
     # halves their memory traffic on GPU/TPU; parameters, heads, softmax and the loss stay
     # float32. On CPU bfloat16 is emulated and slower: keep float32 there.
@@ -258,6 +262,9 @@ RULES: dict[str, Rule] = {
     "init": one_of(INITS),
     "head_hidden": _POSITIVE,
     "gru_size": _POSITIVE,
+    "mlp_hidden": _COUNT,  # 0: head_hidden.
+    "maml_inner_lr": number(0.0, low_open=True),
+    "maml_inner_steps": _POSITIVE,
     "compute_dtype": one_of(COMPUTE_DTYPES),
     "matmul_precision": one_of(MATMUL_PRECISIONS),
     "init_std": number(0.0, low_open=True),
@@ -333,14 +340,17 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     if config.window > config.trial_length:
         raise ConfigError(f"window={config.window} is larger than a trial "
                           f"(episodes_per_trial * episode_length = {config.trial_length})")
+    if config.agent == "maml" and config.episodes_per_trial < 2:
+        raise ConfigError(f"episodes_per_trial={config.episodes_per_trial} leaves MAML no "
+                          "episode after an adaptation; use 2 or more")
     if config.attention == "sliding" and config.position == "sinusoid":
         raise ConfigError("position='sinusoid' (additive window-slot sinusoids) needs "
                           "attention='window'; sliding attention uses position='rotary'")
     if config.steps_per_update > config.total_env_steps:
         raise ConfigError(f"total_env_steps={config.total_env_steps} is smaller than one update "
                           f"({config.steps_per_update} env steps)")
-    if config.minibatch_size and (config.agent == "rl2" or (config.agent == "trmrl" and
-                                                             config.attention == "sliding")):
+    if config.minibatch_size and (config.agent in ("rl2", "maml") or (
+            config.agent == "trmrl" and config.attention == "sliding")):
         raise ConfigError(
             f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
             f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "

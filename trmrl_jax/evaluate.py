@@ -64,11 +64,14 @@ def summarize(returns: np.ndarray) -> dict:
 
 def meta_test(learner: Learner, params: Any, *, key: jax.Array, num_tasks: int,
               episodes_per_trial: int, splits: tuple[str, ...] = SPLITS,
-              deterministic: bool = True) -> dict[str, MetaTest]:
-    """Meta-tests seed-stacked acting parameters [S, ...] on ``num_tasks`` tasks of each split.
+              deterministic: bool | None = None) -> dict[str, MetaTest]:
+    """Meta-tests seed-stacked acting parameters [S, ...] on ``num_tasks`` tasks of each split,
+    acting with the policy's mean (``deterministic``; None: ``learner.deterministic_test``).
 
     The same ``key`` gives the same held-out tasks, so runs and agents are compared on equal terms.
     """
+    if deterministic is None:
+        deterministic = learner.deterministic_test
     evaluate = make_evaluator(learner, episodes_per_trial, deterministic)
     task_key, run_key = jax.random.split(key)
     return {split: MetaTest(*map(np.asarray, evaluate(

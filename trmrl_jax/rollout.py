@@ -31,13 +31,16 @@ class TrialSteps:
 
 
 def trial_scan(trial_env: TrialEnv, act: ActFn, carry: Any, ts: TrialState, *,
-               inputs: Any = None, end_episode: Callable[[Any], Any] | None = None,
+               inputs: Any = None,
+               end_episode: Callable[[Any, Observation], Any] | None = None,
                record: Callable[[TrialState], Any] | None = None) -> tuple[Any, TrialSteps]:
     """Runs E = ``trial_env.episodes_per_trial`` episodes of H steps on a batch of trials.
 
     ts: [B] trial states from ``TrialEnv.reset``; inputs: leaves [E, H, ...] handed to ``act``
-    step by step (e.g. per-step keys); end_episode(carry) -> carry at each episode boundary
-    (before the next episode's reset); record(ts) -> per-step pytree read after each step.
+    step by step (e.g. per-step keys); end_episode(carry, obs) -> carry at each episode
+    boundary, before the next episode's reset: obs [B] is what the agent would observe after the
+    episode's last step (its final state, last action and reward); record(ts) -> per-step pytree
+    read after each step.
     Returns (the final carry, ``TrialSteps`` with leaves [B, E * H, ...]).
     """
     def env_step(state, x):
@@ -51,7 +54,7 @@ def trial_scan(trial_env: TrialEnv, act: ActFn, carry: Any, ts: TrialState, *,
     def episode(state, xs):
         (ts, carry), steps = jax.lax.scan(env_step, state, xs, length=trial_env.episode_length)
         if end_episode is not None:
-            carry = end_episode(carry)
+            carry = end_episode(carry, jax.vmap(trial_env.observe)(ts))
         return (jax.vmap(trial_env.next_episode)(ts), carry), steps
 
     (_, carry), steps = jax.lax.scan(episode, (ts, carry), inputs,
@@ -97,7 +100,7 @@ def rollout(learner: Any, trial_env: TrialEnv, params: Any, tasks: Task, keys: j
 
     _, steps = trial_scan(
         trial_env, act, (learner.initial_carry(keys.shape[0]), split[:, 1]), ts,
-        end_episode=lambda carry: (learner.end_episode(params, carry[0]), carry[1]))
+        end_episode=lambda carry, obs: (learner.end_episode(params, carry[0], obs), carry[1]))
     log_prob, value = steps.aux
     return Trajectory(obs=steps.obs, action=steps.action, log_prob=log_prob, value=value,
                       reward=steps.reward)

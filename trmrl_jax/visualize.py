@@ -70,7 +70,8 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
     def run(task, key):
         ts = jax.vmap(trial.reset)(jax.random.split(key)[:1], jax.tree.map(lambda x: x[None], task))
         _, steps = trial_scan(trial, act, policy.init_carry(1), ts,
-                              end_episode=lambda c: learner.end_episode(params, c), record=seen)
+                              end_episode=lambda c, o: learner.end_episode(params, c, o),
+                              record=seen)
         return jax.tree.map(lambda x: x[0], steps)  # The one trial: [T, ...].
 
     steps = jax.device_get(jax.jit(with_matmul_precision(run, cfg.matmul_precision))(task, key))

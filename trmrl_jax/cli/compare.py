@@ -27,7 +27,14 @@ from trmrl_jax.cli import cache, output
 from trmrl_jax.cli import flags as cli
 from trmrl_jax.stats import adapts_and_holds, bootstrap_interval, summarize_seeds
 
-_AGENTS = flags.DEFINE_list("agents", ["trmrl", "rl2", "mlp", "oracle"], "Agents to compare.")
+_AGENTS = flags.DEFINE_list(
+    "agents", ["trmrl", "rl2", "mlp", "oracle"],
+    "Agents to compare: trmrl (transformer episodic memory), rl2 (GRU memory), maml (an MLP "
+    "adapted by policy-gradient steps between episodes), mlp (no memory), oracle (an MLP told "
+    "the task: the upper bound).")
+_MATCH = flags.DEFINE_boolean(
+    "match_params", True, "Give the memoryless agents (mlp, oracle, maml) the width whose "
+    "parameter count is nearest TrMRL's (unless --mlp_hidden is set).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
 _WINDOWS = flags.DEFINE_list("windows", [], "TrMRL window sizes N: a sequence-length ablation.")
 _CURVE_POINTS = flags.DEFINE_integer("curve_points", 10, "Meta-tests during training per run.")
@@ -42,6 +49,16 @@ def variants(base, agents: list[str], windows: list[str]) -> dict:
             raise ConfigError(f"--windows is a TrMRL ablation; use --agents=trmrl, not {agents}")
         return {f"trmrl_N{n}": base.replace(window=int(n)) for n in windows}
     return {a: base.replace(agent=a) for a in agents}
+
+
+def matched(runs: dict, env) -> dict:
+    """``runs`` with every memoryless agent's ``mlp_hidden`` matched to TrMRL's parameter
+    count (runs that set ``mlp_hidden`` keep it)."""
+    from trmrl_jax.learners import MEMORYLESS, matched_mlp_hidden
+
+    return {name: cfg.replace(mlp_hidden=matched_mlp_hidden(cfg, env))
+            if cfg.agent in MEMORYLESS and not cfg.mlp_hidden else cfg
+            for name, cfg in runs.items()}
 
 
 def training_seconds(rows: list[dict]) -> float:
@@ -98,16 +115,17 @@ def markdown(results: dict, command: str, physics: str | None = None) -> str:
         episodes = max(len(r["returns_per_episode"]) for r in rows.values())
         head = " | ".join(f"ep {i + 1}" for i in range(episodes))
         out += [f"{split} tasks (mean over seeds [95 % interval]):", "",
-                f"| run | {head} | adapt and hold | env steps | seeds | train s |",
-                "|---|" + "---|" * (episodes + 4)]
+                f"| run | {head} | adapt and hold | params | env steps | seeds | train s |",
+                "|---|" + "---|" * (episodes + 5)]
         for name, r in rows.items():
             low, high = r["returns_ci95_per_episode"]
             cells = " | ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
                                zip(r["returns_per_episode"], low, high))
             res = results[name]
             out.append(f"| {name} | {cells} | {sum(r['adapt_and_hold'])} of "
-                       f"{len(r['adapt_and_hold'])} | {res['env_steps']:,} | "
-                       f"{res['num_seeds']} | {res['train_time_s']:.0f} |")
+                       f"{len(r['adapt_and_hold'])} | {res['num_params']:,} | "
+                       f"{res['env_steps']:,} | {res['num_seeds']} | "
+                       f"{res['train_time_s']:.0f} |")
         out.append("")
     return "\n".join(out)
 
@@ -155,8 +173,12 @@ def main(argv: list[str]) -> None:
         output.fail(e)
     cache.use_compilation_cache()
     from trmrl_jax import envs
+    from trmrl_jax.learners import make_learner
 
-    physics = envs.make(base.env, backend=base.backend).backend  # None without physics.
+    env = envs.make(base.env, backend=base.backend)
+    physics = env.backend  # None without physics.
+    if _MATCH.value:
+        runs = matched(runs, env)
     results = {}
     for name, cfg in runs.items():
         try:
@@ -165,7 +187,8 @@ def main(argv: list[str]) -> None:
             output.stopped(e)
         except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
             output.fail(e)
-        results[name] = summarize_run(cfg.workdir)
+        results[name] = dict(summarize_run(cfg.workdir),
+                             num_params=make_learner(cfg, env).num_params())
         print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "results.json"), "w") as f:

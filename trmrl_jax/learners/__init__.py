@@ -11,11 +11,16 @@ from typing import Callable
 from trmrl_jax.config import AGENTS, Config, ConfigError
 from trmrl_jax.envs import TaskDistribution
 from trmrl_jax.learners.base import Carry, Learner, State
+from trmrl_jax.learners.maml import MAML
 from trmrl_jax.learners.ppo import PPO
 
 # Config.agent -> the learner that trains it: factory(cfg, env).
 LEARNERS: dict[str, Callable[[Config, TaskDistribution], Learner]] = {
-    "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO}
+    "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO, "maml": MAML}
+
+
+# Agents without memory, whose width is ``Config.mlp_hidden``.
+MEMORYLESS = ("mlp", "oracle", "maml")
 
 
 def make_learner(cfg: Config, env: TaskDistribution) -> Learner:
@@ -25,4 +30,22 @@ def make_learner(cfg: Config, env: TaskDistribution) -> Learner:
     return LEARNERS[cfg.agent](cfg, env)
 
 
-__all__ = ["Carry", "LEARNERS", "Learner", "PPO", "State", "make_learner"]
+def matched_mlp_hidden(cfg: Config, env: TaskDistribution) -> int:
+    """The ``mlp_hidden`` that gives ``cfg.agent`` (a ``MEMORYLESS`` agent) the parameter count
+    nearest TrMRL's under the same config, so a comparison does not favour the bigger network."""
+    target = make_learner(cfg.replace(agent="trmrl"), env).num_params()
+
+    def count(width: int) -> int:
+        return make_learner(cfg.replace(mlp_hidden=width), env).num_params()
+
+    low, high = 1, 1
+    while count(high) < target:  # Counts grow with the width: bracket, then bisect.
+        low, high = high, 2 * high
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if count(mid) < target else (low, mid)
+    return min((low, high), key=lambda w: abs(count(w) - target))
+
+
+__all__ = ["Carry", "LEARNERS", "Learner", "MAML", "MEMORYLESS", "PPO", "State", "make_learner",
+           "matched_mlp_hidden"]

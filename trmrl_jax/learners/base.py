@@ -12,16 +12,21 @@ episode boundary, so the meta-test never needs to know which learner it runs.
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 
 from trmrl_jax.config import Config
-from trmrl_jax.envs import Observation, TaskDistribution
+from trmrl_jax.distributed import AXIS
+from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
 from trmrl_jax.networks.heads import PolicyOutput
+from trmrl_jax.normalization import RunningStats
+from trmrl_jax.rollout import Trajectory, episode_returns, rollout
 
 Carry = Any
-State = Any  # A learner's train state: a flax struct with an int32 ``update`` field.
+State = Any  # A learner's train state: a flax struct with ``params`` and an int32 ``update``.
 
 
 class Learner(abc.ABC):
@@ -30,6 +35,10 @@ class Learner(abc.ABC):
     Subclasses implement ``init``, ``make_update``, ``acting_params``, ``initial_carry`` and
     ``act``; ``end_episode`` defaults to keeping the carry as it is.
     """
+
+    # The meta-test acts with the policy's mean action; False: it samples, for learners that
+    # adapt from their own exploration (MAML's policy gradient needs sampled actions).
+    deterministic_test: bool = True
 
     def __init__(self, cfg: Config, env: TaskDistribution):
         self.cfg, self.env = cfg, env
@@ -59,13 +68,62 @@ class Learner(abc.ABC):
         """One step of ``batch`` trials: obs leaves [B, ...] raw, as ``TrialEnv.observe`` gives
         them -> (carry, the policy's outputs [B, ...])."""
 
-    def end_episode(self, params: Any, carry: Carry) -> Carry:
-        """The carry after an episode ends and before the next of the same trial begins."""
-        del params
+    def end_episode(self, params: Any, carry: Carry, obs: Observation) -> Carry:
+        """The carry after an episode ends and before the next of the same trial begins; obs
+        leaves [B, ...] raw: the episode's final state, with its last action and reward as
+        ``prev_action`` (clipped into [-1, 1]) and ``prev_reward``."""
+        del params, obs
         return carry
+
+    def num_params(self) -> int:
+        """How many parameters the learner trains (``state.params``), for the tables."""
+        state = jax.eval_shape(self.init, jax.random.PRNGKey(0))
+        return sum(math.prod(x.shape) for x in jax.tree.leaves(state.params))
 
     def act_recorded(self, params: Any, carry: Carry, obs: Observation
                      ) -> tuple[Carry, PolicyOutput, dict]:
         """``act`` and what its network recorded on the way, by layer (for TrMRL each layer's
         attention weights, ``{"layers_i": {"attention": ...}}``); the pictures draw them."""
         return (*self.act(params, carry, obs), {})
+
+
+def collect_trials(learner: Learner, trial_env: TrialEnv, params: Any, task_key: jax.Array,
+                   trial_key: jax.Array, num_devices: int) -> Trajectory:
+    """This device's share (inside ``shard_map``) of one training trial on each of
+    ``cfg.num_tasks`` fresh train tasks, acting with sampled actions. Tasks and trial noise
+    come from each trial's *global* index, so one device and several collect the same trials.
+    Returns a ``Trajectory`` with leaves [num_tasks // num_devices, T, ...]."""
+    num_tasks = learner.cfg.num_tasks
+    local = num_tasks // num_devices
+
+    def local_slice(x: jax.Array) -> jax.Array:
+        return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(AXIS) * local, local)
+
+    tasks = jax.vmap(lambda k: learner.env.sample_task(k, "train"))(
+        local_slice(jax.random.split(task_key, num_tasks)))
+    return rollout(learner, trial_env, params, tasks,
+                   local_slice(jax.random.split(trial_key, num_tasks)), deterministic=False)
+
+
+def observed_stats(stats: RunningStats, obs: jax.Array) -> RunningStats:
+    """``stats`` merged with the raw states ``obs`` [..., O] of every device's share (inside
+    ``shard_map``), so every device keeps the same statistics."""
+    flat = obs.reshape(-1, obs.shape[-1])
+    count, total, total_sq = jax.lax.psum(
+        (jnp.asarray(flat.shape[0], jnp.float32), flat.sum(0), jnp.square(flat).sum(0)), AXIS)
+    return stats.merge(count, total, total_sq)
+
+
+def update_metrics(metrics: dict, params: Any, reward: jax.Array, episode_length: int
+                   ) -> dict:
+    """An update's metrics as the host loop reads them: ``metrics`` (scalars of the optimiser
+    steps, with ``loss``) and the training return (mean, and per episode of reward [B, E * H])
+    averaged over devices, and ``finite`` (int32, 0 once the loss or ``params`` stop being
+    finite on any device)."""
+    returns = episode_returns(reward, episode_length).mean(0)  # [E]
+    finite = jnp.isfinite(metrics["loss"]) & jnp.all(jnp.stack(
+        [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
+    metrics = jax.lax.pmean(dict(metrics, train_return=returns.mean(),
+                                 train_return_per_episode=returns), AXIS)
+    metrics["finite"] = jax.lax.pmin(finite.astype(jnp.int32), AXIS)
+    return metrics

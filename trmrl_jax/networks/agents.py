@@ -30,9 +30,10 @@ def working_memory(obs: Observation) -> jax.Array:
     return jnp.concatenate([obs.obs, obs.prev_action, obs.prev_reward, obs.episode_start], -1)
 
 
-def _heads(cfg: Config, action_size: int) -> Heads:
-    return Heads(action_size=action_size, hidden=cfg.head_hidden, init_std=cfg.init_std,
-                 out_gain=cfg.policy_out_gain, value_std=cfg.value_loss == "gaussian")
+def _heads(cfg: Config, action_size: int, hidden: int = 0, critic: bool = True) -> Heads:
+    return Heads(action_size=action_size, hidden=hidden or cfg.head_hidden, init_std=cfg.init_std,
+                 out_gain=cfg.policy_out_gain, value_std=critic and cfg.value_loss == "gaussian",
+                 critic=critic)
 
 
 class TrMRL(Encoder):
@@ -109,17 +110,19 @@ class RL2(nn.Module):
 
 
 class MLP(nn.Module):
-    """No memory: the policy sees s_t only (``oracle``: s_t and the task parameters)."""
+    """No memory: the policy sees s_t only (``oracle``: s_t and the task parameters), through
+    tanh layers of ``mlp_hidden`` units (``critic=False``: a policy alone, as MAML adapts it)."""
 
     cfg: Config
     action_size: int
     oracle: bool = False
+    critic: bool = True
 
     @nn.compact
     def sequence(self, obs: Observation) -> PolicyOutput:
         """Any leading axes [...]; there is no memory, so a trial is just a batch of steps."""
         x = jnp.concatenate([obs.obs, obs.task], -1) if self.oracle else obs.obs
-        return _heads(self.cfg, self.action_size)(x, x)
+        return _heads(self.cfg, self.action_size, self.cfg.mlp_hidden, self.critic)(x, x)
 
     def step(self, carry: Carry, obs: Observation) -> tuple[Carry, PolicyOutput]:
         return carry, self.sequence(obs)
@@ -178,8 +181,8 @@ def make_agent(cfg: Config, action_size: int) -> Agent:
     elif cfg.agent == "rl2":
         module = RL2(cfg, action_size)
         initial_carry = lambda b: GRUMemory(jnp.zeros((b, cfg.gru_size)))  # noqa: E731
-    elif cfg.agent in ("mlp", "oracle"):
-        module = MLP(cfg, action_size, oracle=cfg.agent == "oracle")
+    elif cfg.agent in ("mlp", "oracle", "maml"):
+        module = MLP(cfg, action_size, oracle=cfg.agent == "oracle", critic=cfg.agent != "maml")
         initial_carry = lambda b: ()  # noqa: E731  (no memory)
     else:
         raise ConfigError(f"agent={cfg.agent!r} is not known; choose one of {', '.join(AGENTS)}")

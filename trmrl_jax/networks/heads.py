@@ -73,7 +73,8 @@ class Heads(nn.Module):
     """Policy MLP -> Gaussian mean with a learned state-independent std; value MLP -> scalar.
 
     Parameters of the value MLP live under ``value`` so the optimiser can give them their own
-    learning rate (the reference trains policy and value at different rates).
+    learning rate (the reference trains policy and value at different rates). ``critic=False``
+    builds the policy alone (its outputs' value is zero): for learners without a value.
     """
 
     action_size: int
@@ -81,12 +82,17 @@ class Heads(nn.Module):
     init_std: float = 0.5
     out_gain: float = 0.01
     value_std: bool = False  # A learned state-independent std of the value (Gaussian loss).
+    critic: bool = True
 
     @nn.compact
     def __call__(self, policy_features: jax.Array, value_features: jax.Array) -> PolicyOutput:
         gain_init = nn.initializers.variance_scaling(self.out_gain ** 2, "fan_avg", "uniform")
         mean = MLP2(self.hidden, self.action_size, gain_init, name="policy")(policy_features)
-        value = MLP2(self.hidden, 1, nn.initializers.xavier_uniform(), name="value")(value_features)
+        if self.critic:
+            value = MLP2(self.hidden, 1, nn.initializers.xavier_uniform(),
+                         name="value")(value_features)
+        else:
+            value = jnp.zeros(mean.shape[:-1] + (1,))
         log_std = self.param("log_std", nn.initializers.constant(jnp.log(self.init_std)),
                              (self.action_size,))
         value_log_std = None

@@ -2,8 +2,9 @@
 batch of trials with memory, GAE over each trial, every PPO epoch, in one function per seed and
 device shard.
 
-Every trial draws its randomness from its *global* index, and minibatches are fixed residue
-classes of the trial index, so one device and several devices compute the same update.
+Every trial draws its randomness from its *global* index (``base.collect_trials``), and
+minibatches are fixed residue classes of the trial index, so one device and several devices
+compute the same update.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from flax import struct
 from trmrl_jax.config import Config
 from trmrl_jax.distributed import AXIS
 from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
-from trmrl_jax.learners.base import Carry, Learner
+from trmrl_jax.learners.base import (
+    Carry,
+    Learner,
+    collect_trials,
+    observed_stats,
+    update_metrics,
+)
 from trmrl_jax.learners.ppo.losses import PPOBatch, discounted_returns, gae
 from trmrl_jax.learners.ppo.optimise import init_optimizer_state, make_ppo_update
 from trmrl_jax.networks import Agent, PolicyOutput, make_agent
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.rollout import Trajectory, episode_returns, normalized, rollout
+from trmrl_jax.rollout import Trajectory, normalized
 
 
 @struct.dataclass
@@ -55,6 +62,17 @@ def example_observation(env: TaskDistribution, batch: int) -> Observation:
                        task=jnp.zeros((batch, env.task_size)))
 
 
+def init_train_state(cfg: Config, env: TaskDistribution, agent: Agent, key: jax.Array
+                     ) -> TrainState:
+    """One seed's initial state: ``agent``'s parameters, their optimiser state, empty
+    observation statistics and the run's PRNG key."""
+    init_key, run_key = jax.random.split(key)
+    params = agent.init(init_key, example_observation(env, 1))
+    return TrainState(params=params, opt_state=init_optimizer_state(cfg, params),
+                      obs_stats=RunningStats.create(env.observation_size), key=run_key,
+                      update=jnp.zeros((), jnp.int32))
+
+
 class PPO(Learner):
     """PPO on trials of ``cfg.episodes_per_trial`` episodes, for the network ``cfg.agent``."""
 
@@ -63,11 +81,7 @@ class PPO(Learner):
         self.agent: Agent = make_agent(cfg, env.action_size)
 
     def init(self, key: jax.Array) -> TrainState:
-        init_key, run_key = jax.random.split(key)
-        params = self.agent.init(init_key, example_observation(self.env, 1))
-        return TrainState(params=params, opt_state=init_optimizer_state(self.cfg, params),
-                          obs_stats=RunningStats.create(self.env.observation_size),
-                          key=run_key, update=jnp.zeros((), jnp.int32))
+        return init_train_state(self.cfg, self.env, self.agent, key)
 
     def acting_params(self, state: TrainState) -> ActingParams:
         return ActingParams(network=state.params, obs_stats=state.obs_stats)
@@ -96,17 +110,10 @@ class PPO(Learner):
         t_len = cfg.trial_length
         optimise = make_ppo_update(cfg, agent, AXIS)
 
-        def local_slice(x: jax.Array) -> jax.Array:
-            start = jax.lax.axis_index(AXIS) * local
-            return jax.lax.dynamic_slice_in_dim(x, start, local)
-
         def update(state: TrainState) -> tuple[TrainState, dict]:
             key, task_key, trial_key, epoch_key = jax.random.split(state.key, 4)
-            task_keys = local_slice(jax.random.split(task_key, cfg.num_tasks))
-            tasks = jax.vmap(lambda k: env.sample_task(k, "train"))(task_keys)
-            traj: Trajectory = rollout(
-                self, trial_env, self.acting_params(state), tasks,
-                local_slice(jax.random.split(trial_key, cfg.num_tasks)), deterministic=False)
+            traj: Trajectory = collect_trials(self, trial_env, self.acting_params(state),
+                                              task_key, trial_key, num_devices)
             chex.assert_shape([traj.reward, traj.value, traj.log_prob], (local, t_len))
             chex.assert_shape(traj.action, (local, t_len, env.action_size))
 
@@ -127,19 +134,10 @@ class PPO(Learner):
             params, opt_state, metrics = optimise(state.params, state.opt_state, batch,
                                                   epoch_key)
 
-            flat_obs = traj.obs.obs.reshape(-1, env.observation_size)
-            count, total, total_sq = jax.lax.psum(
-                (jnp.asarray(flat_obs.shape[0], jnp.float32), flat_obs.sum(0),
-                 jnp.square(flat_obs).sum(0)), AXIS)
-            returns = episode_returns(traj.reward, cfg.episode_length).mean(0)  # [E]
-            finite = jnp.isfinite(metrics["loss"]) & jnp.all(jnp.stack(
-                [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
-            metrics = jax.lax.pmean(dict(metrics, train_return=returns.mean(),
-                                         train_return_per_episode=returns,
-                                         value=traj.value.mean()), AXIS)
-            metrics["finite"] = jax.lax.pmin(finite.astype(jnp.int32), AXIS)
+            metrics = update_metrics(dict(metrics, value=traj.value.mean()), params,
+                                     traj.reward, cfg.episode_length)
             new_state = TrainState(params=params, opt_state=opt_state,
-                                   obs_stats=state.obs_stats.merge(count, total, total_sq),
+                                   obs_stats=observed_stats(state.obs_stats, traj.obs.obs),
                                    key=key, update=state.update + 1)
             return new_state, metrics
 

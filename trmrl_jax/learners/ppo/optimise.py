@@ -107,6 +107,62 @@ def init_optimizer_state(cfg: Config, params: Any) -> Any:
     return tuple(tx.init(params) for tx in make_separate_optimizers(cfg))
 
 
+def sgd_step(cfg: Config, tx: optax.GradientTransformation, loss_fn: Callable,
+             axis_name: str) -> Callable:
+    """A scan body: one optimiser step of ``tx`` on ``loss_fn(params, minibatch) -> (loss,
+    metrics)``, gradients averaged over ``axis_name``; carry (params, opt_state)."""
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def step(carry, mb: PPOBatch):
+        params, opt_state = carry
+        if cfg.normalize_advantages:
+            mb = mb.replace(advantage=normalize_advantages(mb.advantage, axis_name))
+        (loss, metrics), grads = grad_fn(params, mb)
+        grads = jax.lax.pmean(grads, axis_name)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+        return (optax.apply_updates(params, updates), opt_state), metrics
+
+    return step
+
+
+def run_epochs(cfg: Config, step: Callable, params: Any, opt_state: Any, batch: PPOBatch,
+               key: jax.Array, stop_on_kl: bool = False) -> tuple[Any, Any, dict]:
+    """``num_epochs`` passes of ``step`` (from ``sgd_step``) over ``batch`` in
+    ``minibatches_per_epoch`` minibatches, in a new order each epoch; returns (params,
+    opt_state, metrics averaged over every step).
+
+    ``stop_on_kl`` (with ``target_kl`` > 0): once an epoch's mean approximate KL between the
+    acting policy and the current one exceeds ``target_kl``, the epochs after it change
+    nothing (a guard against a policy that runs away within one update); the metrics then
+    average over the epochs applied, and ``ppo_epochs`` counts them.
+    """
+    num_minibatches = cfg.minibatches_per_epoch
+    keys = jax.random.split(key, cfg.num_epochs)
+
+    def epoch(carry, key):
+        order = jax.random.permutation(key, num_minibatches)
+        mbs = jax.tree.map(lambda x: _minibatches(x, num_minibatches)[order], batch)
+        return jax.lax.scan(step, carry, mbs)
+
+    if not stop_on_kl:
+        (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), keys)
+        return params, opt_state, jax.tree.map(jnp.mean, metrics)
+
+    def guarded_epoch(carry, key):
+        state, stopped = carry
+        new, metrics = epoch(state, key)
+        new = jax.tree.map(lambda old, x: jnp.where(stopped, old, x), state, new)
+        return (new, stopped | (metrics["approx_kl"].mean() > cfg.target_kl)), (metrics,
+                                                                               ~stopped)
+
+    ((params, opt_state), _), (metrics, applied) = jax.lax.scan(
+        guarded_epoch, ((params, opt_state), jnp.asarray(False)), keys)
+    weight = applied.astype(jnp.float32)  # [num_epochs]: 1 for the epochs applied.
+    metrics = jax.tree.map(lambda x: (x.mean(1) * weight).sum() / weight.sum(), metrics)
+    return params, opt_state, dict(metrics, ppo_epochs=weight.sum())
+
+
 def make_ppo_update(cfg: Config, agent: Agent, axis_name: str
                     ) -> Callable[[Any, Any, PPOBatch, jax.Array], tuple[Any, Any, dict]]:
     """Every PPO epoch of one update, for one device of the ``axis_name`` axis.
@@ -117,7 +173,6 @@ def make_ppo_update(cfg: Config, agent: Agent, axis_name: str
     optimiser step. The ``joint`` layout takes one step of the joint loss per minibatch; the
     ``separate`` layout runs all policy epochs, then all value epochs (garage's PPO).
     """
-    num_minibatches = cfg.minibatches_per_epoch
     outputs = agent.apply_samples if cfg.minibatch_size else agent.sequence
 
     def joint_loss(params, mb: PPOBatch):
@@ -132,67 +187,20 @@ def make_ppo_update(cfg: Config, agent: Agent, axis_name: str
     def value_only(params, mb: PPOBatch):
         return value_loss(outputs(params, mb.inputs), mb.target, cfg.value_loss), {}
 
-    def sgd_step(tx: optax.GradientTransformation, loss_fn: Callable) -> Callable:
-        """A scan body: one optimiser step of ``tx`` on ``loss_fn`` for one minibatch."""
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-        def step(carry, mb: PPOBatch):
-            params, opt_state = carry
-            if cfg.normalize_advantages:
-                mb = mb.replace(advantage=normalize_advantages(mb.advantage, axis_name))
-            (loss, metrics), grads = grad_fn(params, mb)
-            grads = jax.lax.pmean(grads, axis_name)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
-            return (optax.apply_updates(params, updates), opt_state), metrics
-
-        return step
-
-    def epochs(step: Callable, params, opt_state, batch: PPOBatch, key: jax.Array,
-               stop_on_kl: bool = False):
-        """``num_epochs`` passes over ``batch`` in minibatches, in a new order each epoch;
-        returns (params, opt_state, metrics averaged over every step).
-
-        ``stop_on_kl`` (with ``target_kl`` > 0): once an epoch's mean approximate KL between the
-        acting policy and the current one exceeds ``target_kl``, the epochs after it change
-        nothing (a guard against a policy that runs away within one update); the metrics then
-        average over the epochs applied, and ``ppo_epochs`` counts them.
-        """
-        keys = jax.random.split(key, cfg.num_epochs)
-
-        def epoch(carry, key):
-            order = jax.random.permutation(key, num_minibatches)
-            mbs = jax.tree.map(lambda x: _minibatches(x, num_minibatches)[order], batch)
-            return jax.lax.scan(step, carry, mbs)
-
-        if not stop_on_kl:
-            (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), keys)
-            return params, opt_state, jax.tree.map(jnp.mean, metrics)
-
-        def guarded_epoch(carry, key):
-            state, stopped = carry
-            new, metrics = epoch(state, key)
-            new = jax.tree.map(lambda old, x: jnp.where(stopped, old, x), state, new)
-            return (new, stopped | (metrics["approx_kl"].mean() > cfg.target_kl)), (metrics,
-                                                                                   ~stopped)
-
-        ((params, opt_state), _), (metrics, applied) = jax.lax.scan(
-            guarded_epoch, ((params, opt_state), jnp.asarray(False)), keys)
-        weight = applied.astype(jnp.float32)  # [num_epochs]: 1 for the epochs applied.
-        metrics = jax.tree.map(lambda x: (x.mean(1) * weight).sum() / weight.sum(), metrics)
-        return params, opt_state, dict(metrics, ppo_epochs=weight.sum())
+    stop_on_kl = cfg.target_kl > 0
 
     def optimise(params: Any, opt_state: Any, batch: PPOBatch, key: jax.Array):
         if cfg.optimizer_layout == "joint":
-            return epochs(sgd_step(make_optimizer(cfg), joint_loss), params, opt_state, batch,
-                          key, stop_on_kl=cfg.target_kl > 0)
+            step = sgd_step(cfg, make_optimizer(cfg), joint_loss, axis_name)
+            return run_epochs(cfg, step, params, opt_state, batch, key, stop_on_kl)
         policy_tx, value_tx = make_separate_optimizers(cfg)
         policy_key, value_key = jax.random.split(key)
-        params, policy_state, metrics = epochs(sgd_step(policy_tx, policy_only), params,
-                                               opt_state[0], batch, policy_key,
-                                               stop_on_kl=cfg.target_kl > 0)
-        params, value_state, value_metrics = epochs(sgd_step(value_tx, value_only), params,
-                                                    opt_state[1], batch, value_key)
+        params, policy_state, metrics = run_epochs(
+            cfg, sgd_step(cfg, policy_tx, policy_only, axis_name), params, opt_state[0], batch,
+            policy_key, stop_on_kl)
+        params, value_state, value_metrics = run_epochs(
+            cfg, sgd_step(cfg, value_tx, value_only, axis_name), params, opt_state[1], batch,
+            value_key)
         metrics = dict(metrics, value_loss=value_metrics["loss"],
                        value_grad_norm=value_metrics["grad_norm"],
                        loss=metrics["loss"] + value_metrics["loss"])
