@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import small_config
 from test_train import TinyBandit
 
 from trmrl_jax import envs
@@ -17,6 +16,8 @@ from trmrl_jax.evaluate import EVAL_SEED, random_policy_levels
 from trmrl_jax.learners import MAML
 from trmrl_jax.rollout import normalized, rollout
 from trmrl_jax.train import train
+
+from conftest import small_config
 
 
 def test_acting_adapts_as_the_update_recomputes_it():
