@@ -21,6 +21,7 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahDir,
     HalfCheetahVel,
 )
+from trmrl_jax.envs.metaworld import ML1Reach
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -63,6 +64,7 @@ register("ant_dir_arc", AntDirArc)
 register("ant_dir_pm1rad", AntDirPm1Rad)
 register("ant_goal", AntGoal)
 register("halfcheetah_rand_params", HalfCheetahRandParams)
+register("ml1_reach", ML1Reach)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "default_episode_length", "make", "register", "registered"]
