@@ -75,6 +75,7 @@ class MetaWorldTask(TaskDistribution):
     action_size = 4
     default_episode_length = 500  # SawyerXYZEnv.max_path_length.
     has_ood = False
+    backends = sawyer.BACKENDS
 
     def __init__(self, backend: str | None = None, seed: int = 0):
         self.backend = backend or sawyer.default_backend()

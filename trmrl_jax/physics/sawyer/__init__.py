@@ -1,9 +1,8 @@
 """Meta-World's Sawyer scenes behind one interface: ``make(scene, backend)`` gives a ``Sawyer``.
 
-Backends: ``mujoco_c`` (MuJoCo's C engine called from the compiled step, ``native``) and
-``mjx_warp`` (MJX's Warp implementation, ``warp``); ``default_backend()`` picks the faster for
-JAX's platform, as measured (BUILD.md, "Meta-World"). Each module is imported only when asked
-for, so the C path never loads Warp.
+Backends, one module each, imported only when asked for (the C path never loads Warp):
+``mujoco_c`` (MuJoCo's C engine called from the compiled step) and ``mjx_warp`` (MJX's Warp
+implementation). ``default_backend()`` picks one per JAX platform (BUILD.md, "Meta-World").
 """
 
 from __future__ import annotations
@@ -22,11 +21,11 @@ def default_backend() -> str:
 
 def make(scene: Scene, backend: str) -> Sawyer:
     if backend == "mujoco_c":
-        from trmrl_jax.physics.sawyer.native import Native
+        from trmrl_jax.physics.sawyer.mujoco_c import Native
 
         return Native(scene)
     if backend == "mjx_warp":
-        from trmrl_jax.physics.sawyer.warp import Warp
+        from trmrl_jax.physics.sawyer.mjx_warp import Warp
 
         return Warp(scene)
     raise ValueError(f"backend={backend!r} cannot simulate Meta-World; choose one of "
