@@ -8,8 +8,8 @@ success and the top of the reward's shaping are visited), the rest random.
   Meta-World's on the same states; observations and rewards differ only by their float32
   rounding (measured: 5.3e-7 and 1.2e-6; bounds 1e-6 and 1e-5).
 - backend="mjx_warp" (float32) against the C engine (float64), free running from the same
-  reset. Measured largest differences over 120 steps: qpos 3e-5, observation 3e-5, reward 3e-4;
-  bounds below about 5x.
+  reset under 120 random actions, two tasks: largest differences measured qpos 7.2e-5,
+  observation 7.2e-5, reward 3.9e-5; the bounds are about 5x these.
 Meta-World's ``reset_mocap_welds`` writes 11 numbers into each weld's ``eq_data``, which has 12
 slots in MuJoCo 4; the reference here writes them into the first 11 (what the product does).
 """
@@ -33,7 +33,7 @@ from trmrl_jax.envs.metaworld.base import NUM_TASKS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEPS, _STEERED = 150, 80
 _WARP_STEPS = 120
-_WARP_BOUNDS = {"qpos": 2e-4, "obs": 2e-4, "reward": 2e-3}
+_WARP_BOUNDS = {"qpos": 4e-4, "obs": 4e-4, "reward": 2e-4}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_mujoco_c_is_metaworlds_physics_reward_and_success(metaworld_reach, reac
 def test_mjx_warp_follows_the_c_engine(reach_c):
     """Free running from the same reset, both vmapped over two tasks."""
     dist_c = reach_c[0]
-    dist_w = envs.make("ml1_reach", backend="mjx_warp")
+    dist_w = envs.make("ml1_reach", backend="mjx_warp", worlds=2)
     tasks = jax.tree.map(lambda x: x[:2], dist_c.tasks["train"])
     tasks = {"rand_vec": tasks}
     keys = jax.random.split(jax.random.PRNGKey(0), 2)

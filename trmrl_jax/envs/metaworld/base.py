@@ -63,7 +63,9 @@ def quat_from_xmat(xmat: jax.Array) -> jax.Array:
 
 
 class MetaWorldTask(TaskDistribution):
-    """One Meta-World v3 environment's tasks (ML1). Subclasses set ``scene`` (whose first
+    """One Meta-World v3 environment's tasks (ML1): ``seed`` draws the train and test tasks,
+    ``worlds`` is the most environments one vmapped call steps (``sawyer.make``); backend None:
+    ``sawyer.default_backend()``. Subclasses set ``scene`` (whose first
     bodies are hand, rightclaw, leftclaw), ``rand_low``/``rand_high`` (the ``rand_vec`` box),
     and define ``placed`` (the scene's placements of a task), ``objects`` (object poses) and
     ``evaluate`` (Meta-World's reward and success)."""
@@ -77,9 +79,9 @@ class MetaWorldTask(TaskDistribution):
     has_ood = False
     backends = sawyer.BACKENDS
 
-    def __init__(self, backend: str | None = None, seed: int = 0):
+    def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         self.backend = backend or sawyer.default_backend()
-        self.physics = sawyer.make(self.scene, self.backend)
+        self.physics = sawyer.make(self.scene, self.backend, worlds)
         self.task_size = len(self.rand_low)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}

@@ -19,7 +19,9 @@ def default_backend() -> str:
     return "mujoco_c" if jax.default_backend() == "cpu" else "mjx_warp"
 
 
-def make(scene: Scene, backend: str) -> Sawyer:
+def make(scene: Scene, backend: str, worlds: int = 256) -> Sawyer:
+    """``scene`` on ``backend``; ``worlds``: the most worlds one vmapped call steps (Warp sizes
+    its shared contact buffer by it; the C engine needs no sizes)."""
     if backend == "mujoco_c":
         from trmrl_jax.physics.sawyer.mujoco_c import Native
 
@@ -27,7 +29,7 @@ def make(scene: Scene, backend: str) -> Sawyer:
     if backend == "mjx_warp":
         from trmrl_jax.physics.sawyer.mjx_warp import Warp
 
-        return Warp(scene)
+        return Warp(scene, worlds)
     raise ValueError(f"backend={backend!r} cannot simulate Meta-World; choose one of "
                      f"{', '.join(BACKENDS)}")
 

@@ -29,10 +29,11 @@ from trmrl_jax.physics.sawyer.scene import (
     Scene,
 )
 
-# Contacts per world and constraint rows per world that the default sizes leave room for.
+# Contacts per world the contact buffer leaves room for (reach-v3 uses 4), and constraint rows
+# per world (reach-v3 uses 23). Warp's kernels run over the whole buffer whatever it holds, so
+# a buffer 16x too large costs 4.5x the time at 64 worlds on a CPU (BUILD.md, "Meta-World").
 NACON_PER_WORLD = 16
 NJMAX = 128
-DEFAULT_WORLDS = 1024
 
 
 def overflow_message(peak: np.ndarray, worlds: int) -> str:
@@ -45,17 +46,16 @@ def overflow_message(peak: np.ndarray, worlds: int) -> str:
 
 
 class Warp(Sawyer):
-    """MJX-Warp; ``model`` is the ``mjx.Model``. ``naconmax``: contacts for the whole batch
-    (default room for ``DEFAULT_WORLDS`` worlds); ``njmax``: constraint rows per world."""
+    """MJX-Warp; ``model`` is the ``mjx.Model``. ``worlds``: the most worlds one vmapped call
+    steps (all vmaps together), which sizes the shared contact buffer (``naconmax``)."""
 
     name = "mjx_warp"
 
-    def __init__(self, scene: Scene, naconmax: int = NACON_PER_WORLD * DEFAULT_WORLDS,
-                 njmax: int = NJMAX):
+    def __init__(self, scene: Scene, worlds: int, njmax: int = NJMAX):
         super().__init__(scene)
         m, s = self.mujoco_model, self.settled
         self.model = mjx.put_model(m, impl="warp")
-        self.naconmax, self.njmax = naconmax, njmax
+        self.naconmax, self.njmax = NACON_PER_WORLD * worlds, njmax
         self._settled = {name: np.asarray(getattr(s, name), np.float32) for name in (
             "qpos", "qvel", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart", "time")}
         self._mocap_quat = np.asarray(MOCAP_QUAT[None], np.float32)
