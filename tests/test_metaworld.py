@@ -81,8 +81,8 @@ def full_state(m, d) -> np.ndarray:
     return state
 
 
-def test_tasks_are_ml1s_fifty_train_and_fifty_held_out():
-    dist = envs.make("ml1_reach", backend="mujoco_c")
+def test_tasks_are_ml1s_fifty_train_and_fifty_held_out(reach_c):
+    dist = reach_c[0]
     train, test = (np.asarray(dist.tasks[s]) for s in ("train", "test"))
     assert train.shape == test.shape == (NUM_TASKS, 6)
     assert not set(map(tuple, train)) & set(map(tuple, test))
@@ -145,6 +145,14 @@ def test_mjx_warp_follows_the_c_engine(reach_c):
              "reward": np.abs(reward_w - reward_c).max()}
     assert all(worst[k] < _WARP_BOUNDS[k] for k in worst), worst
     assert not np.any(fault_w)
+
+
+def test_mjx_warp_reports_a_contact_buffer_too_small_for_the_batch(reach_c):
+    """Sized for 1 world (16 contacts), 8 worlds of 4 contacts each overflow it."""
+    dist = envs.make("ml1_reach", backend="mjx_warp", worlds=1)
+    tasks = {"rand_vec": reach_c[0].tasks["train"][:8]}
+    states = jax.jit(jax.vmap(dist.reset))(jax.random.split(jax.random.PRNGKey(0), 8), tasks)
+    assert np.all(states.metrics["fault"] == 1.0)
 
 
 def test_a_backend_that_cannot_simulate_the_env_is_refused():

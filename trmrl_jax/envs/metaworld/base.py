@@ -142,7 +142,8 @@ class MetaWorldTask(TaskDistribution):
         current = self.current(sim.frame)
         zero = jnp.zeros(())
         return State(pipeline_state=sim, obs=jnp.concatenate([current, current, jnp.zeros(3)]),
-                     reward=zero, done=zero, metrics={"success": zero, "fault": zero})
+                     reward=zero, done=zero,
+                     metrics={"success": zero, "fault": sim.fault.astype(jnp.float32)})
 
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)

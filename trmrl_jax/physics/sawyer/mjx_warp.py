@@ -7,8 +7,7 @@ on CPUs and GPUs, under jit, vmap and scan.
 Batching: ``mjx.make_data`` allocates one contact buffer of ``naconmax`` contacts for the whole
 batch of worlds a vmap steps (Warp's fields without a batch axis stay shared), and ``njmax``
 constraint rows per world. A step that finds more drops what does not fit; ``SawyerState.fault``
-then says so (Warp's ``overflow`` bits, or the counts past the sizes) and ``peak`` says what the
-batch needed, so the message can name the sizes to use (``overflow_message``).
+then says so (Warp's ``overflow`` bits, or the counts past the sizes).
 """
 
 from __future__ import annotations
@@ -34,15 +33,6 @@ from trmrl_jax.physics.sawyer.scene import (
 # a buffer 16x too large costs 4.5x the time at 64 worlds on a CPU (BUILD.md, "Meta-World").
 NACON_PER_WORLD = 16
 NJMAX = 128
-
-
-def overflow_message(peak: np.ndarray, worlds: int) -> str:
-    """One line naming the sizes that fit ``peak`` = (contacts in the batch, constraint rows
-    of a world), the largest seen over a batch of ``worlds`` worlds."""
-    contacts, rows = (int(x) for x in peak)
-    return (f"MJX-Warp buffers overflowed: the batch of {worlds} worlds needed {contacts} "
-            f"contacts and {rows} constraint rows per world; pass naconmax >= {2 * contacts} "
-            f"and njmax >= {2 * rows} (physics.sawyer.mjx_warp.Warp)")
 
 
 class Warp(Sawyer):
@@ -73,11 +63,6 @@ class Warp(Sawyer):
                     | (d._impl.nefc > self.njmax))
         finite = jnp.all(jnp.isfinite(d.qpos)) & jnp.all(jnp.isfinite(d.qvel))
         return (jnp.any(overflow) | ~finite).astype(jnp.int32)
-
-    def peak(self, state: SawyerState) -> jax.Array:
-        """[2] int32 (contacts in the batch, constraint rows of this world) after the last
-        step: what ``overflow_message`` turns into sizes."""
-        return jnp.stack([state.sim._impl.nacon[0], jnp.max(state.sim._impl.nefc)])
 
     def start(self, placed: jax.Array, model: mjx.Model) -> SawyerState:
         s, scene = self._settled, self.scene

@@ -4,7 +4,7 @@ Why: on a CPU, MJX-Warp pays ~13 ms of kernel launches per physics step whatever
 one C ``mj_step`` of a Sawyer scene takes ~20 us, so the C engine over a batch of worlds is far
 faster there (BUILD.md, "Meta-World"). ``jax.pure_callback`` hands the whole batch of worlds to
 the host (``vmap_method="broadcast_all"``: one call per batch, leading axes flattened), which
-steps them one after another on one ``MjData``.
+steps them in ``threads`` threads, one ``MjData`` each.
 
 The state stays the C engine's float64 state exactly: ``mj_getState`` with
 ``mjSTATE_INTEGRATION`` (time, qpos, qvel, controls, mocap, solver warm start, ...), carried
@@ -14,7 +14,9 @@ MuJoCo's own, bit for bit. Tasks read a float32 ``Frame`` the callback returns b
 
 from __future__ import annotations
 
-from typing import Any
+import concurrent.futures
+import os
+from typing import Any, Callable
 
 import chex
 import jax
@@ -37,15 +39,18 @@ _SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
 class Native(Sawyer):
     """MuJoCo's C engine through ``jax.pure_callback``; its model stays on the host (``model``
-    is None). Not differentiable, and runs on the host's CPU whatever JAX's device."""
+    is None). Not differentiable, and runs on the host's CPU whatever JAX's device. ``threads``:
+    host threads stepping the worlds (default: one per core)."""
 
     name = "mujoco_c"
     model = None
 
-    def __init__(self, scene: Scene):
+    def __init__(self, scene: Scene, threads: int | None = None):
         super().__init__(scene)
         m = self.mujoco_model
-        self._data = mujoco.MjData(m)
+        threads = threads or os.cpu_count() or 1
+        self._datas = [mujoco.MjData(m) for _ in range(threads)]
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
         self._nstate = mujoco.mj_stateSize(m, _SPEC)
         self._settled_state = np.empty(self._nstate)
         mujoco.mj_getState(m, self.settled, self._settled_state, _SPEC)
@@ -66,20 +71,37 @@ class Native(Sawyer):
         return Frame(qpos=qpos, qvel=qvel, mocap_pos=mocap, xpos=xpos.reshape(-1, 3),
                      site_xpos=site.reshape(-1, 3), geom_xmat=geom.reshape(-1, 3, 3))
 
+    def _over_worlds(self, world: Callable[[mujoco.MjData, int], None], count: int) -> None:
+        """Calls ``world(d, i)`` for i < ``count``, the worlds split into contiguous chunks, one
+        per thread and ``MjData`` (MuJoCo releases the GIL while it computes)."""
+        chunks = np.array_split(np.arange(count), len(self._datas))
+
+        def run(d: mujoco.MjData, chunk: np.ndarray) -> None:
+            for i in chunk:
+                world(d, i)
+
+        if self._pool is None:
+            run(self._datas[0], chunks[0])
+        else:
+            list(self._pool.map(run, self._datas, chunks))
+
     def _host_start(self, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """placed [..., k] -> (state bits [..., 2 nstate], frames [..., frame size])."""
         lead = placed.shape[:-1]
         placed = np.asarray(placed, np.float64).reshape(-1, placed.shape[-1])
         states = np.empty((len(placed), self._nstate))
         frames = np.empty((len(placed), sum(self._sizes)), np.float32)
-        m, d = self.mujoco_model, self._data
-        for i, values in enumerate(placed):
+        m, qpos, qvel = self.mujoco_model, list(self.scene.placed_qpos), list(
+            self.scene.zeroed_qvel)
+
+        def world(d: mujoco.MjData, i: int) -> None:
             mujoco.mj_setState(m, d, self._settled_state, _SPEC)
-            d.qpos[list(self.scene.placed_qpos)] = values
-            d.qvel[list(self.scene.zeroed_qvel)] = 0.0
+            d.qpos[qpos], d.qvel[qvel] = placed[i], 0.0
             mujoco.mj_forward(m, d)
             mujoco.mj_getState(m, d, states[i], _SPEC)
             frames[i] = self._read(d)
+
+        self._over_worlds(world, len(placed))
         return (states.view(np.uint32).reshape(lead + (-1,)),
                 frames.reshape(lead + (-1,)))
 
@@ -93,8 +115,9 @@ class Native(Sawyer):
         new = np.empty_like(states)
         frames = np.empty((len(states), sum(self._sizes)), np.float32)
         faults = np.zeros(len(states), np.int32)
-        m, d = self.mujoco_model, self._data
-        for i in range(len(states)):
+        m = self.mujoco_model
+
+        def world(d: mujoco.MjData, i: int) -> None:
             mujoco.mj_setState(m, d, states[i], _SPEC)
             for w in FAULTS:
                 d.warning[w].number = 0
@@ -104,6 +127,8 @@ class Native(Sawyer):
             mujoco.mj_getState(m, d, new[i], _SPEC)
             frames[i] = self._read(d)
             faults[i] = any(d.warning[w].number > 0 for w in FAULTS)
+
+        self._over_worlds(world, len(states))
         return (new.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
                 faults.reshape(lead))
 
