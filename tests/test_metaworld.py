@@ -29,6 +29,7 @@ import pytest
 from trmrl_jax import envs
 from trmrl_jax.config import Config, ConfigError, validate
 from trmrl_jax.envs.metaworld.base import NUM_TASKS
+from trmrl_jax.presets import for_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEPS, _STEERED = 150, 80
@@ -153,6 +154,11 @@ def test_mjx_warp_reports_a_contact_buffer_too_small_for_the_batch(reach_c):
     tasks = {"rand_vec": reach_c[0].tasks["train"][:8]}
     states = jax.jit(jax.vmap(dist.reset))(jax.random.split(jax.random.PRNGKey(0), 8), tasks)
     assert np.all(states.metrics["fault"] == 1.0)
+
+
+def test_env_flag_starts_from_metaworlds_episodes_on_the_c_engine():
+    config = for_env("ml1_reach")
+    assert (config.episode_length, config.backend) == (500, "mujoco_c")
 
 
 def test_a_backend_that_cannot_simulate_the_env_is_refused():

@@ -39,8 +39,6 @@ class Warp(Sawyer):
     """MJX-Warp; ``model`` is the ``mjx.Model``. ``worlds``: the most worlds one vmapped call
     steps (all vmaps together), which sizes the shared contact buffer (``naconmax``)."""
 
-    name = "mjx_warp"
-
     def __init__(self, scene: Scene, worlds: int, njmax: int = NJMAX):
         super().__init__(scene)
         m, s = self.mujoco_model, self.settled
@@ -87,7 +85,3 @@ class Warp(Sawyer):
         d = mjx.forward(model, d)  # Meta-World's forward pass after the physics steps.
         return SawyerState(sim=d, frame=self._frame(d),
                            fault=jnp.maximum(state.fault, self._fault(d)))
-
-    def where(self, condition: jax.Array, new: SawyerState, old: SawyerState) -> SawyerState:
-        rest = super().where(condition, new.replace(sim=None), old.replace(sim=None))
-        return rest.replace(sim=old.sim.where(condition, new.sim))

@@ -42,7 +42,6 @@ class Native(Sawyer):
     is None). Not differentiable, and runs on the host's CPU whatever JAX's device. ``threads``:
     host threads stepping the worlds (default: one per core)."""
 
-    name = "mujoco_c"
     model = None
 
     def __init__(self, scene: Scene, threads: int | None = None):

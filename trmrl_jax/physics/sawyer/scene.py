@@ -27,7 +27,6 @@ from typing import Any
 
 import chex
 import jax
-import jax.numpy as jnp
 import mujoco
 import numpy as np
 from flax import struct
@@ -134,7 +133,8 @@ class SawyerState:
 
 
 class Sawyer(abc.ABC):
-    """A Sawyer scene stepped by one simulator; methods act on one unbatched environment.
+    """A Sawyer scene stepped by one simulator; methods act on one unbatched environment (a
+    batch is a vmap of them; an episode's reset is a new ``start``, no conditional select).
 
     Not a ``physics.Physics``: a Meta-World reset is the settled hand plus the task's object
     placements (``start``), tasks never vary the dynamics, and the observation is the task's,
@@ -142,7 +142,6 @@ class Sawyer(abc.ABC):
     None where the model lives outside JAX).
     """
 
-    name: str  # The ``Config.backend`` value that selects it.
     model: Any
 
     def __init__(self, scene: Scene):
@@ -162,13 +161,9 @@ class Sawyer(abc.ABC):
     @abc.abstractmethod
     def start(self, placed: jax.Array, model: Any) -> SawyerState:
         """The settled hand with ``placed`` [len(scene.placed_qpos)] written into qpos and
-        ``scene.zeroed_qvel`` zeroed, kinematics computed."""
+        ``scene.zeroed_qvel`` zeroed, then a forward pass (Meta-World's ``set_state``)."""
 
     @abc.abstractmethod
     def step(self, state: SawyerState, action: jax.Array, model: Any) -> SawyerState:
         """One env step: ``action`` [4] moves the mocap and the fingers, ``FRAME_SKIP`` physics
-        steps, then the kinematics of the new state."""
-
-    def where(self, condition: jax.Array, new: SawyerState, old: SawyerState) -> SawyerState:
-        """``new`` where ``condition`` (a scalar, inside vmap) holds, else ``old``."""
-        return jax.tree.map(lambda a, b: jnp.where(condition, a, b), new, old)
+        steps, then a forward pass (whose warm start the next step uses, as in Meta-World)."""
