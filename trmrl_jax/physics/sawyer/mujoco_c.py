@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 from typing import Any, Callable
 
 import chex
@@ -50,6 +51,7 @@ class Native(Sawyer):
         threads = threads or os.cpu_count() or 1
         self._datas = [mujoco.MjData(m) for _ in range(threads)]
         self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+        self._lock = threading.Lock()
         self._nstate = mujoco.mj_stateSize(m, _SPEC)
         self._settled_state = np.empty(self._nstate)
         mujoco.mj_getState(m, self.settled, self._settled_state, _SPEC)
@@ -72,17 +74,19 @@ class Native(Sawyer):
 
     def _over_worlds(self, world: Callable[[mujoco.MjData, int], None], count: int) -> None:
         """Calls ``world(d, i)`` for i < ``count``, the worlds split into contiguous chunks, one
-        per thread and ``MjData`` (MuJoCo releases the GIL while it computes)."""
+        per thread and ``MjData`` (MuJoCo releases the GIL while it computes). One call at a
+        time: devices of one process may call back at once, and the ``MjData``s are shared."""
         chunks = np.array_split(np.arange(count), len(self._datas))
 
         def run(d: mujoco.MjData, chunk: np.ndarray) -> None:
             for i in chunk:
                 world(d, i)
 
-        if self._pool is None:
-            run(self._datas[0], chunks[0])
-        else:
-            list(self._pool.map(run, self._datas, chunks))
+        with self._lock:
+            if self._pool is None:
+                run(self._datas[0], chunks[0])
+            else:
+                list(self._pool.map(run, self._datas, chunks))
 
     def _host_start(self, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """placed [..., k] -> (state bits [..., 2 nstate], frames [..., frame size])."""
