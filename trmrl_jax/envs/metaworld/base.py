@@ -26,6 +26,7 @@ import abc
 
 import jax
 import jax.numpy as jnp
+import mujoco
 import numpy as np
 from brax.envs.base import State
 
@@ -65,10 +66,13 @@ def quat_from_xmat(xmat: jax.Array) -> jax.Array:
 class MetaWorldTask(TaskDistribution):
     """One Meta-World v3 environment's tasks (ML1): ``seed`` draws the train and test tasks,
     ``worlds`` is the most environments one vmapped call steps (``sawyer.make``); backend None:
-    ``sawyer.default_backend()``. Subclasses set ``scene`` (whose first
-    bodies are hand, rightclaw, leftclaw), ``rand_low``/``rand_high`` (the ``rand_vec`` box),
-    and define ``placed`` (the scene's placements of a task), ``objects`` (object poses) and
-    ``evaluate`` (Meta-World's reward and success)."""
+    ``sawyer.default_backend()``.
+
+    Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw),
+    ``rand_low``/``rand_high`` (the ``rand_vec`` box), and define ``placed`` (the scene's
+    placements of a task), ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and
+    success); ``accept`` where Meta-World redraws some vectors.
+    """
 
     scene: sawyer.Scene
     rand_low: tuple[float, ...]
@@ -87,7 +91,8 @@ class MetaWorldTask(TaskDistribution):
                       for i, split in enumerate(("train", "test"))}
 
     @property
-    def mujoco_model(self):
+    def mujoco_model(self) -> mujoco.MjModel:
+        """The scene's model: what ``visualize.render_trial`` draws ``SawyerState.q`` with."""
         return self.physics.mujoco_model
 
     @property
