@@ -263,8 +263,10 @@ def test_registry_refuses_unknown_names():
 
 
 def test_config_allows_exactly_the_physics_backends():
-    """``Config.backend``'s allowed values are the simulators ``physics.make`` builds."""
+    """``Config.backend``'s allowed values are the simulators ``physics.make`` (bodies) and
+    ``physics.sawyer.make`` (Meta-World's scenes) build."""
     from trmrl_jax import physics
     from trmrl_jax.config import BACKENDS
+    from trmrl_jax.physics import sawyer
 
-    assert BACKENDS == physics.BACKENDS
+    assert BACKENDS == physics.BACKENDS + sawyer.BACKENDS

@@ -24,7 +24,8 @@ VALUE_LOSSES = ("squared", "gaussian")
 OPTIMIZER_LAYOUTS = ("joint", "separate")
 LR_SHAPES = ("linear", "geometric")
 INITS = ("tfixup", "default")
-BACKENDS = ("spring", "positional", "generalized", "mjx")  # trmrl_jax.physics.BACKENDS
+# trmrl_jax.physics.BACKENDS (bodies) and trmrl_jax.physics.sawyer.BACKENDS (Meta-World scenes).
+BACKENDS = ("spring", "positional", "generalized", "mjx", "mujoco_c", "mjx_warp")
 COMPUTE_DTYPES = ("float32", "bfloat16")
 MATMUL_PRECISIONS = ("default", "high", "highest")
 
@@ -87,7 +88,9 @@ class Config:
     env: str = "point_nav"
     # Physics of the locomotion distributions: mjx is MuJoCo's own (Gym's models stepped by MJX,
     # as the reference's environments define them); spring, positional and generalized are
-    # Brax's pipelines on Brax's models (spring: the fast impulse-based approximation).
+    # Brax's pipelines on Brax's models (spring: the fast impulse-based approximation). Meta-World
+    # (ml1_*): mujoco_c, MuJoCo's C engine called from the compiled step (the fast one on CPUs),
+    # or mjx_warp, MJX's Warp implementation.
     backend: str = "spring"
     episode_length: int = 20  # H: steps per episode.
     episodes_per_trial: int = 3  # E: episodes per trial during meta-training.
@@ -233,6 +236,12 @@ def _registered_envs() -> tuple[str, ...]:
     return envs.registered()
 
 
+def _env_backends(name: str) -> tuple[str, ...] | None:
+    from trmrl_jax import envs
+
+    return envs.backends(name)
+
+
 _FLAG = Rule(lambda v: isinstance(v, bool), "True or False")
 _POSITIVE = integer(1)
 _COUNT = integer(0)
@@ -328,6 +337,10 @@ def validate(config: Config, num_devices: int | None = None) -> None:
         if not rule.check(value):
             raise ConfigError(f"{field.name}={value!r} is not allowed; it must be "
                               f"{rule.describe()}")
+    backends = _env_backends(config.env)
+    if backends is not None and config.backend not in backends:
+        raise ConfigError(f"backend={config.backend!r} cannot simulate env={config.env!r}; "
+                          f"choose one of {', '.join(backends)}")
     if config.seed + config.num_seeds - 1 > 2**31 - 1:
         raise ConfigError(f"seed={config.seed} with num_seeds={config.num_seeds} passes "
                           f"2**31 - 1; use a smaller seed")

@@ -86,7 +86,8 @@ def preset(name: str) -> Config:
 
 def for_env(name: str) -> Config:
     """The configuration ``--env=NAME`` starts from: the distribution's preset, or for a
-    distribution registered without one, the defaults with its own episode length."""
+    distribution registered without one, the defaults with its own episode length (and the
+    first backend it lists where it cannot run the default one: Meta-World's C engine)."""
     if name in PRESETS:
         return PRESETS[name]
     from trmrl_jax import envs  # Local import: the registry may hold user distributions.
@@ -94,5 +95,9 @@ def for_env(name: str) -> Config:
     if name not in envs.registered():
         raise ConfigError(
             f"env={name!r} is not registered; choose one of {', '.join(envs.registered())}")
-    return Config(env=name, episode_length=envs.default_episode_length(name),
-                  workdir=f"runs/{name}")
+    config = Config(env=name, episode_length=envs.default_episode_length(name),
+                    workdir=f"runs/{name}")
+    backends = envs.backends(name)
+    if backends is not None and config.backend not in backends:
+        config = config.replace(backend=backends[0])
+    return config

@@ -21,6 +21,7 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahDir,
     HalfCheetahVel,
 )
+from trmrl_jax.envs.metaworld import ML1Reach
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -43,6 +44,11 @@ def default_episode_length(name: str) -> int:
     return int(getattr(_REGISTRY[name], "default_episode_length", 200))
 
 
+def backends(name: str) -> tuple[str, ...] | None:
+    """The ``Config.backend`` values distribution ``name`` runs on (None: it has no physics)."""
+    return getattr(_REGISTRY[name], "backends", None)
+
+
 def make(name: str, **kwargs: Any) -> TaskDistribution:
     """Builds distribution ``name``; keyword arguments its factory does not take are dropped,
     so ``make(name, backend=...)`` works for pure-JAX and Brax distributions alike."""
@@ -63,6 +69,7 @@ register("ant_dir_arc", AntDirArc)
 register("ant_dir_pm1rad", AntDirPm1Rad)
 register("ant_goal", AntGoal)
 register("halfcheetah_rand_params", HalfCheetahRandParams)
+register("ml1_reach", ML1Reach)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
-           "default_episode_length", "make", "register", "registered"]
+           "backends", "default_episode_length", "make", "register", "registered"]

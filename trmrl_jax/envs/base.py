@@ -31,6 +31,7 @@ class TaskDistribution(abc.ABC):
     default_episode_length: int = 200
     has_ood: bool = True  # False: no task lies outside the train range (meta-test skips ood).
     backend: str | None = None  # The physics that simulates it (``Config.backend``); None: none.
+    backends: tuple[str, ...] | None = None  # The values ``backend`` may take; None: no physics.
 
     @abc.abstractmethod
     def sample_task(self, key: jax.Array, split: str) -> Task:

@@ -30,6 +30,7 @@ class LocomotionDistribution(TaskDistribution):
 
     body: str
     observe_position: bool = False
+    backends = physics.BACKENDS
 
     def __init__(self, backend: str = "spring"):
         self.backend = backend

@@ -1,0 +1,187 @@
+"""Meta-World against Meta-World: ``ml1_reach`` against metaworld 3.1.1's own ``reach-v3``
+(``SawyerReachEnvV3``, run in-process on MuJoCo 4) on the same tasks and actions.
+
+Each trajectory: 150 env steps of one task, the first 80 steered towards the hidden goal (so
+success and the top of the reward's shaping are visited), the rest random.
+- backend="mujoco_c" is Meta-World's physics bit for bit: the C engine's whole state (qpos, qvel,
+  warm start, mocap, ...) equals the reference's after every step, so rewards and success are
+  Meta-World's on the same states; observations and rewards differ only by float32 rounding
+  (measured: 5.8e-7 and 2.7e-6; the bounds, ``_OBS_ATOL`` and ``_REWARD_ATOL``, about 5x).
+- backend="mjx_warp" (float32) against the C engine (float64), free running from the same
+  reset under 120 random actions, two tasks: largest differences measured qpos 7.2e-5,
+  observation 7.2e-5, reward 3.9e-5; the bounds are about 5x these.
+Meta-World's ``reset_mocap_welds`` writes 11 numbers into each weld's ``eq_data``, which has 12
+slots in MuJoCo 4; the reference here writes them into the first 11 (what the product does).
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+import pytest
+
+from trmrl_jax import envs
+from trmrl_jax.config import Config, ConfigError, validate
+from trmrl_jax.envs.metaworld.base import NUM_TASKS
+from trmrl_jax.presets import for_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STEPS, _STEERED = 150, 80
+_OBS_ATOL, _REWARD_ATOL = 3e-6, 1.5e-5
+_WARP_STEPS = 120
+_WARP_BOUNDS = {"qpos": 4e-4, "obs": 4e-4, "reward": 2e-4}
+
+
+@pytest.fixture(scope="module")
+def metaworld_reach():
+    """A factory of Meta-World's reach-v3 set to a task's rand_vec (float64)."""
+    metaworld = pytest.importorskip("metaworld")
+    from metaworld.sawyer_xyz_env import SawyerMocapBase
+
+    def reset_mocap_welds(self):
+        for i in np.flatnonzero(self.model.eq_type == mujoco.mjtEq.mjEQ_WELD):
+            self.model.eq_data[i, :11] = [0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 5.0]
+
+    original = SawyerMocapBase.reset_mocap_welds
+    SawyerMocapBase.reset_mocap_welds = reset_mocap_welds
+    cls = metaworld.env_dict.ALL_V3_ENVIRONMENTS["reach-v3"]
+
+    def make(rand_vec):
+        env = cls()
+        env.set_task(metaworld.Task(env_name="reach-v3", data=pickle.dumps(
+            {"env_cls": cls, "rand_vec": np.asarray(rand_vec, np.float64),
+             "partially_observable": True})))
+        return env
+
+    yield make
+    SawyerMocapBase.reset_mocap_welds = original
+
+
+@pytest.fixture(scope="module")
+def reach_c():
+    dist = envs.make("ml1_reach", backend="mujoco_c")
+    return dist, jax.jit(dist.reset), jax.jit(dist.step)
+
+
+def actions(env, rng: np.random.Generator) -> np.ndarray:
+    """The next action for Meta-World's ``env``: towards its goal while steering, else random."""
+    if env.curr_path_length < _STEERED:
+        towards = np.clip(50.0 * (env._target_pos - env.tcp_center), -1.0, 1.0)
+        return np.append(towards, rng.uniform(-1.0, 1.0)).astype(np.float32)
+    return rng.uniform(-1.0, 1.0, 4).astype(np.float32)
+
+
+def full_state(m, d) -> np.ndarray:
+    state = np.empty(mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_INTEGRATION))
+    mujoco.mj_getState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+    return state
+
+
+def test_tasks_are_ml1s_fifty_train_and_fifty_held_out(reach_c):
+    dist = reach_c[0]
+    train, test = (np.asarray(dist.tasks[s]) for s in ("train", "test"))
+    assert train.shape == test.shape == (NUM_TASKS, 6)
+    assert not set(map(tuple, train)) & set(map(tuple, test))
+    for tasks in (train, test):
+        assert np.all(tasks >= np.float32(dist.rand_low)) and np.all(
+            tasks <= np.float32(dist.rand_high))
+        assert np.all(np.linalg.norm(tasks[:, :2] - tasks[:, 3:5], axis=1) >= 0.15)
+    drawn = np.asarray(dist.sample_tasks(jax.random.PRNGKey(0), 64, "test")["rand_vec"])
+    assert {tuple(t) for t in drawn} <= set(map(tuple, test))
+
+
+def test_mujoco_c_is_metaworlds_physics_reward_and_success(metaworld_reach, reach_c):
+    dist, reset, step = reach_c
+    rng = np.random.default_rng(0)
+    successes, rewards = 0, []
+    for index in (0, 7):
+        task = jax.tree.map(lambda x: x[index], dist.tasks["train"])
+        task = {"rand_vec": task}
+        env = metaworld_reach(task["rand_vec"])
+        obs, _ = env.reset()
+        state = reset(jax.random.PRNGKey(0), task)
+        np.testing.assert_allclose(state.obs, obs, atol=_OBS_ATOL)
+        for _ in range(_STEPS):
+            action = actions(env, rng)
+            obs, reward, _, _, info = env.step(action)
+            state = step(state, jnp.asarray(action), task)
+            sim = np.asarray(state.pipeline_state.sim).view(np.float64)
+            np.testing.assert_array_equal(sim, full_state(env.model, env.data))
+            np.testing.assert_allclose(state.obs, obs, atol=_OBS_ATOL)
+            assert abs(float(state.reward) - reward) < _REWARD_ATOL
+            assert float(state.metrics["success"]) == info["success"]
+            assert float(state.metrics["fault"]) == 0.0
+            successes += info["success"]
+            rewards.append(reward)
+    assert successes > 10 and min(rewards) < 2.0 and max(rewards) == 10.0
+
+
+def test_mjx_warp_follows_the_c_engine(reach_c):
+    """Free running from the same reset, both vmapped over two tasks."""
+    dist_c = reach_c[0]
+    dist_w = envs.make("ml1_reach", backend="mjx_warp", worlds=2)
+    tasks = jax.tree.map(lambda x: x[:2], dist_c.tasks["train"])
+    tasks = {"rand_vec": tasks}
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    rng = np.random.default_rng(1)
+    acts = jnp.asarray(rng.uniform(-1.0, 1.0, (_WARP_STEPS, 2, 4)), jnp.float32)
+
+    def trajectory(dist):
+        def body(state, action):
+            state = jax.vmap(dist.step)(state, action, tasks)
+            return state, (state.pipeline_state.frame.qpos, state.obs, state.reward,
+                           state.metrics["fault"])
+        start = jax.vmap(dist.reset)(keys, tasks)
+        return start.obs, jax.lax.scan(body, start, acts)[1]
+
+    (obs0_c, (qpos_c, obs_c, reward_c, _)) = jax.jit(lambda: trajectory(dist_c))()
+    (obs0_w, (qpos_w, obs_w, reward_w, fault_w)) = jax.jit(lambda: trajectory(dist_w))()
+    np.testing.assert_allclose(obs0_w, obs0_c, atol=1e-6)
+    worst = {"qpos": np.abs(qpos_w - qpos_c).max(), "obs": np.abs(obs_w - obs_c).max(),
+             "reward": np.abs(reward_w - reward_c).max()}
+    assert all(worst[k] < _WARP_BOUNDS[k] for k in worst), worst
+    assert not np.any(fault_w)
+
+
+def test_mjx_warp_reports_a_contact_buffer_too_small_for_the_batch(reach_c):
+    """Sized for 1 world (16 contacts), 8 worlds of 4 contacts each overflow it."""
+    dist = envs.make("ml1_reach", backend="mjx_warp", worlds=1)
+    tasks = {"rand_vec": reach_c[0].tasks["train"][:8]}
+    states = jax.jit(jax.vmap(dist.reset))(jax.random.split(jax.random.PRNGKey(0), 8), tasks)
+    assert np.all(states.metrics["fault"] == 1.0)
+
+
+def test_env_flag_starts_from_metaworlds_episodes_on_the_c_engine():
+    config = for_env("ml1_reach")
+    assert (config.episode_length, config.backend) == (500, "mujoco_c")
+
+
+def test_a_backend_that_cannot_simulate_the_env_is_refused():
+    with pytest.raises(ConfigError, match="backend='spring' cannot simulate env='ml1_reach'"):
+        validate(Config(env="ml1_reach", backend="spring"))
+    with pytest.raises(ConfigError, match="backend='mujoco_c' cannot simulate"):
+        validate(Config(env="halfcheetah_vel", backend="mujoco_c"))
+
+
+def test_training_on_ml1_reach_runs_end_to_end(tmp_path):
+    """A few tiny updates through the command line: finite returns and a success rate."""
+    workdir = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.train", "--env=ml1_reach", "--backend=mujoco_c",
+         "--episode_length=10", "--episodes_per_trial=2", "--num_tasks=8", "--window=4",
+         "--d_model=16", "--num_heads=2", "--d_ff=32", "--head_hidden=16",
+         "--num_minibatches=2", "--num_epochs=1", "--total_env_steps=480", "--eval_tasks=4",
+         "--eval_episodes=2", f"--workdir={workdir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
+    assert rows and all(np.isfinite(r["train_return"]) for r in rows), rows
+    results = json.load(open(workdir / "eval.json"))
+    assert np.all(np.isfinite(results["test"]["returns_per_episode"])), results["test"]

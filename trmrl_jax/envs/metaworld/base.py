@@ -1,0 +1,162 @@
+"""What every Meta-World v3 task shares: its tasks, the 39-D observation, reset and step.
+
+Tasks (``metaworld.ML1``): a task is one ``rand_vec`` drawn uniformly from the environment's
+``_random_reset_space`` (object and goal positions). ML1 fixes 50 train tasks (numpy seed s)
+and 50 test tasks (seed s + 1) of the same distribution and reports on the held-out 50; so here,
+at construction, 50 train and 50 test vectors are drawn from the environment's ranges (with its
+rejection rule) by numpy generators seeded ``seed`` and ``seed + 1``, and ``sample_task`` picks
+one of its split's 50 uniformly. The draws are not Meta-World's own (its stream runs through
+its resets), the distribution and the protocol are. No task lies outside the ranges: no OOD.
+
+Observation (``SawyerXYZEnv._get_obs``): hand position (3), gripper opening (1: the distance of
+the two claws / 0.1, clipped to [0, 1]), object poses (14: position and scipy-ordered (x, y, z,
+w) quaternion per object, zero-padded), the same 18 of the previous step, and the goal (3),
+zeros in the ML benchmarks (``partially_observable``). A step clips it to Meta-World's
+observation box, the reset does not. The previous frame is the previous observation's first 18
+entries: Meta-World keeps the unclipped ones, which are the same as long as the hand stays in
+its box, and the mocap box lies inside it.
+
+Reset: Meta-World's reset of a task is deterministic (the settled hand, then the task's
+placements): every episode of a trial starts from the same state, as there.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from brax.envs.base import State
+
+from trmrl_jax.envs.base import Task, TaskDistribution
+from trmrl_jax.physics import sawyer
+
+NUM_TASKS = 50  # Per split, as metaworld._N_GOALS.
+_OBJECTS_SIZE = 14
+_HAND_LOW, _HAND_HIGH = (-0.525, 0.348, -0.0525), (0.525, 1.025, 0.7)  # _HAND_SPACE.
+_FRAME_LOW = np.array(_HAND_LOW + (-1.0,) + (-np.inf,) * _OBJECTS_SIZE, np.float32)
+_FRAME_HIGH = np.array(_HAND_HIGH + (1.0,) + (np.inf,) * _OBJECTS_SIZE, np.float32)
+OBS_LOW = np.concatenate([_FRAME_LOW, _FRAME_LOW, np.zeros(3, np.float32)])
+OBS_HIGH = np.concatenate([_FRAME_HIGH, _FRAME_HIGH, np.zeros(3, np.float32)])
+
+
+def quat_from_xmat(xmat: jax.Array) -> jax.Array:
+    """[3, 3] rotation -> [4] (x, y, z, w) quaternion as scipy's ``Rotation.from_matrix(...)
+    .as_quat()`` returns it (Meta-World's object quaternions): the largest of the diagonal and
+    the trace picks the component computed first, so that component is positive."""
+    trace = jnp.trace(xmat)
+    candidates = []
+    for i in range(3):
+        j, k = (i + 1) % 3, (i + 2) % 3
+        q = [0.0] * 4
+        q[i] = 1.0 - trace + 2.0 * xmat[i, i]
+        q[j] = xmat[j, i] + xmat[i, j]
+        q[k] = xmat[k, i] + xmat[i, k]
+        q[3] = xmat[k, j] - xmat[j, k]
+        candidates.append(jnp.stack(q))
+    candidates.append(jnp.stack([xmat[2, 1] - xmat[1, 2], xmat[0, 2] - xmat[2, 0],
+                                 xmat[1, 0] - xmat[0, 1], 1.0 + trace]))
+    choice = jnp.argmax(jnp.stack([xmat[0, 0], xmat[1, 1], xmat[2, 2], trace]))
+    q = jnp.stack(candidates)[choice]
+    return q / jnp.linalg.norm(q)
+
+
+class MetaWorldTask(TaskDistribution):
+    """One Meta-World v3 environment's tasks (ML1): ``seed`` draws the train and test tasks,
+    ``worlds`` is the most environments one vmapped call steps (``sawyer.make``); backend None:
+    ``sawyer.default_backend()``.
+
+    Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw),
+    ``rand_low``/``rand_high`` (the ``rand_vec`` box), and define ``placed`` (the scene's
+    placements of a task), ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and
+    success); ``accept`` where Meta-World redraws some vectors.
+    """
+
+    scene: sawyer.Scene
+    rand_low: tuple[float, ...]
+    rand_high: tuple[float, ...]
+    observation_size = 39
+    action_size = 4
+    default_episode_length = 500  # SawyerXYZEnv.max_path_length.
+    has_ood = False
+    backends = sawyer.BACKENDS
+
+    def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
+        self.backend = backend or sawyer.default_backend()
+        self.physics = sawyer.make(self.scene, self.backend, worlds)
+        self.task_size = len(self.rand_low)
+        self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
+                      for i, split in enumerate(("train", "test"))}
+
+    @property
+    def mujoco_model(self) -> mujoco.MjModel:
+        """The scene's model: what ``visualize.render_trial`` draws ``SawyerState.q`` with."""
+        return self.physics.mujoco_model
+
+    @property
+    def dt(self) -> float:
+        return self.physics.dt
+
+    def accept(self, rand_vec: np.ndarray) -> bool:
+        """Whether Meta-World's ``reset_model`` keeps ``rand_vec`` (it redraws otherwise)."""
+        del rand_vec
+        return True
+
+    def draw_tasks(self, rng: np.random.Generator) -> np.ndarray:
+        """[NUM_TASKS, task_size] rand_vecs uniform in the box that ``accept`` keeps."""
+        tasks = []
+        while len(tasks) < NUM_TASKS:
+            rand_vec = rng.uniform(self.rand_low, self.rand_high)
+            if self.accept(rand_vec):
+                tasks.append(rand_vec)
+        return np.stack(tasks).astype(np.float32)
+
+    def sample_task(self, key: jax.Array, split: str) -> Task:
+        tasks = self.tasks["train" if split == "train" else "test"]  # ood: no such tasks.
+        return {"rand_vec": tasks[jax.random.randint(key, (), 0, NUM_TASKS)]}
+
+    def task_features(self, task: Task) -> jax.Array:
+        return task["rand_vec"]
+
+    @abc.abstractmethod
+    def placed(self, task: Task) -> jax.Array:
+        """[len(scene.placed_qpos)] the qpos entries ``task`` sets at reset."""
+
+    @abc.abstractmethod
+    def objects(self, frame: sawyer.Frame) -> jax.Array:
+        """[<= 14] the objects' positions and quaternions (Meta-World's order)."""
+
+    @abc.abstractmethod
+    def evaluate(self, frame: sawyer.Frame, action: jax.Array, task: Task
+                 ) -> tuple[jax.Array, jax.Array]:
+        """(reward, success) of the step that reached ``frame``: ``evaluate_state``."""
+
+    def current(self, frame: sawyer.Frame) -> jax.Array:
+        """[18] this step's half of the observation (``_get_curr_obs_combined_no_goal``)."""
+        hand, right, left = frame.xpos[0], frame.xpos[1], frame.xpos[2]
+        gripper = jnp.clip(jnp.linalg.norm(right - left) / 0.1, 0.0, 1.0)
+        objects = self.objects(frame)
+        padded = jnp.zeros(_OBJECTS_SIZE).at[:objects.shape[0]].set(objects)
+        return jnp.concatenate([hand, gripper[None], padded])
+
+    def reset(self, key: jax.Array, task: Task) -> State:
+        del key  # Meta-World's reset of a task is deterministic.
+        sim = self.physics.start(self.placed(task), self.physics.model)
+        current = self.current(sim.frame)
+        zero = jnp.zeros(())
+        return State(pipeline_state=sim, obs=jnp.concatenate([current, current, jnp.zeros(3)]),
+                     reward=zero, done=zero,
+                     metrics={"success": zero, "fault": sim.fault.astype(jnp.float32)})
+
+    def step(self, state: State, action: jax.Array, task: Task) -> State:
+        action = jnp.clip(action, -1.0, 1.0)
+        sim = self.physics.step(state.pipeline_state, action, self.physics.model)
+        obs = jnp.concatenate([self.current(sim.frame), state.obs[:18], jnp.zeros(3)])
+        obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
+        reward, success = self.evaluate(sim.frame, action, task)
+        fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
+        return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
+                             metrics={"success": success.astype(jnp.float32),
+                                      "fault": fault.astype(jnp.float32)})

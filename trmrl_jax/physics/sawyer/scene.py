@@ -1,0 +1,169 @@
+"""Meta-World's Sawyer scenes, and what every simulator of them shares.
+
+What Meta-World v3 does (``metaworld/sawyer_xyz_env.py``, ``SawyerXYZEnv``), and so what a
+simulator here does:
+- The arm follows a mocap body welded to the hand. ``reset_mocap_welds`` writes the weld's
+  ``eq_data`` (anchor 0, relative pose identity, torque scale 5): 11 numbers, the first 11 of
+  MuJoCo 4's 12 slots.
+- An action (dx, dy, dz, grip) in [-1, 1]^4 (``set_xyz_action``): the mocap moves by
+  action[:3] * ``action_scale`` (1/100 m), clipped into the task's mocap box, its quaternion
+  set to (1, 0, 1, 0); the two finger actuators get (grip, -grip); then ``frame_skip`` (5)
+  physics steps, and a forward pass whose kinematics observations and rewards read.
+- ``_reset_hand``: from ``mj_resetData``, 50 env steps holding the mocap at the task's
+  ``hand_init_pos`` with the fingers' controls (-1, 1); then the task places its objects
+  (``_set_obj_xyz``: the object's free-joint position set, its velocities zeroed).
+The hand's reset does not depend on the task (objects are placed after it), so it runs once, on
+MuJoCo's C engine in float64, and every episode starts from its end state with the task's
+placements (``Sawyer.start``).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import importlib.util
+import os
+from typing import Any
+
+import chex
+import jax
+import mujoco
+import numpy as np
+from flax import struct
+
+FRAME_SKIP = 5
+ACTION_SCALE = 1.0 / 100
+MOCAP_QUAT = np.array([1.0, 0.0, 1.0, 0.0])  # Unnormalised, as Meta-World writes it.
+_WELD = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 5.0]
+_RESET_HAND_STEPS = 50
+# MuJoCo's warnings that mean a step's physics is wrong (the C engine resets the data on a bad
+# acceleration and drops contacts or constraints that do not fit its arena).
+FAULTS = (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_CONTACTFULL,
+          mujoco.mjtWarning.mjWARN_CNSTRFULL)
+
+
+def asset_path(xml: str) -> str:
+    """``metaworld/assets/sawyer_xyz/<xml>`` of the installed metaworld package, found without
+    importing it (its Python environments need only be importable in the tests)."""
+    spec = importlib.util.find_spec("metaworld")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("Meta-World's assets need the metaworld package: pip install "
+                          "--no-deps metaworld==3.1.1 (make does)")
+    return os.path.join(spec.submodule_search_locations[0], "assets", "sawyer_xyz", xml)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """One Meta-World scene and what its task reads and places.
+
+    xml: the file under ``metaworld/assets/sawyer_xyz/``; hand_init, mocap_low, mocap_high: the
+    task's ``hand_init_pos`` and mocap box (Meta-World's ``hand_low``/``hand_high`` unless the
+    task sets ``mocap_low``/``mocap_high``); bodies, sites, geoms: names whose frame position
+    (bodies, sites) or orientation (geoms) a step reports; placed_qpos: the qpos entries a task
+    sets at reset; zeroed_qvel: the velocities it zeroes there.
+    """
+
+    xml: str
+    hand_init: tuple[float, float, float]
+    mocap_low: tuple[float, float, float]
+    mocap_high: tuple[float, float, float]
+    bodies: tuple[str, ...]
+    sites: tuple[str, ...]
+    geoms: tuple[str, ...]
+    placed_qpos: tuple[int, ...]
+    zeroed_qvel: tuple[int, ...]
+
+
+def load(scene: Scene) -> mujoco.MjModel:
+    """The scene's model with Meta-World's weld data."""
+    m = mujoco.MjModel.from_xml_path(asset_path(scene.xml))
+    for i in np.flatnonzero(m.eq_type == mujoco.mjtEq.mjEQ_WELD):
+        m.eq_data[i, :len(_WELD)] = _WELD
+    return m
+
+
+def apply_action(scene: Scene, d: mujoco.MjData, action: np.ndarray) -> None:
+    """Meta-World's ``set_xyz_action`` and finger controls on the C engine's ``d``. A float32
+    ``action`` is scaled in float32, as there (numpy keeps the array's precision)."""
+    action = np.clip(action, -1.0, 1.0)
+    d.mocap_pos[0] = np.clip(d.mocap_pos[0] + action[:3] * ACTION_SCALE, scene.mocap_low,
+                             scene.mocap_high)
+    d.mocap_quat[0] = MOCAP_QUAT
+    d.ctrl[:] = (action[3], -action[3])
+
+
+def settle(scene: Scene, m: mujoco.MjModel) -> mujoco.MjData:
+    """``_reset_hand`` from ``mj_resetData``: the state every episode of ``scene`` starts from."""
+    d = mujoco.MjData(m)
+    for _ in range(_RESET_HAND_STEPS):
+        d.mocap_pos[0], d.mocap_quat[0], d.ctrl[:] = scene.hand_init, MOCAP_QUAT, (-1.0, 1.0)
+        mujoco.mj_step(m, d, FRAME_SKIP)
+    return d
+
+
+def _ids(m: mujoco.MjModel, kind: mujoco.mjtObj, names: tuple[str, ...]) -> np.ndarray:
+    return np.array([mujoco.mj_name2id(m, kind, name) for name in names])
+
+
+@struct.dataclass
+class Frame:
+    """What tasks read after a step: MuJoCo's kinematics at the new state (float32)."""
+
+    qpos: jax.Array  # [nq]
+    qvel: jax.Array  # [nv]
+    mocap_pos: jax.Array  # [3]
+    xpos: jax.Array  # [len(scene.bodies), 3] body frame positions (gymnasium's get_body_com).
+    site_xpos: jax.Array  # [len(scene.sites), 3]
+    geom_xmat: jax.Array  # [len(scene.geoms), 3, 3]
+
+
+@struct.dataclass
+class SawyerState:
+    """``State.pipeline_state`` of a Sawyer scene: the simulator's own state, the frame tasks
+    read, and ``fault``: 1 where a step of the episode so far hit one of ``FAULTS``."""
+
+    sim: Any
+    frame: Frame
+    fault: jax.Array  # int32 []
+
+    @property
+    def q(self) -> jax.Array:
+        """qpos, under the name ``visualize.record_trial`` reads."""
+        return self.frame.qpos
+
+
+class Sawyer(abc.ABC):
+    """A Sawyer scene stepped by one simulator; methods act on one unbatched environment (a
+    batch is a vmap of them; an episode's reset is a new ``start``, no conditional select).
+
+    Not a ``physics.Physics``: a Meta-World reset is the settled hand plus the task's object
+    placements (``start``), tasks never vary the dynamics, and the observation is the task's,
+    read from ``SawyerState.frame``. ``model`` is the simulator's model argument (a pytree, or
+    None where the model lives outside JAX).
+    """
+
+    model: Any
+
+    def __init__(self, scene: Scene):
+        self.scene = scene
+        self.mujoco_model = load(scene)
+        self.settled = settle(scene, self.mujoco_model)
+        m = self.mujoco_model
+        self.dt = float(m.opt.timestep) * FRAME_SKIP
+        self.body_ids = _ids(m, mujoco.mjtObj.mjOBJ_BODY, scene.bodies)
+        self.site_ids = _ids(m, mujoco.mjtObj.mjOBJ_SITE, scene.sites)
+        self.geom_ids = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, scene.geoms)
+        if min(self.body_ids.min(), self.site_ids.min(), self.geom_ids.min()) < 0:
+            raise ValueError(f"{scene.xml} lacks a body, site or geom of {scene}")
+        mocap_body = np.flatnonzero(m.body_mocapid >= 0)
+        chex.assert_equal(len(mocap_body), 1)
+
+    @abc.abstractmethod
+    def start(self, placed: jax.Array, model: Any) -> SawyerState:
+        """The settled hand with ``placed`` [len(scene.placed_qpos)] written into qpos and
+        ``scene.zeroed_qvel`` zeroed, then a forward pass (Meta-World's ``set_state``)."""
+
+    @abc.abstractmethod
+    def step(self, state: SawyerState, action: jax.Array, model: Any) -> SawyerState:
+        """One env step: ``action`` [4] moves the mocap and the fingers, ``FRAME_SKIP`` physics
+        steps, then a forward pass (whose warm start the next step uses, as in Meta-World)."""
