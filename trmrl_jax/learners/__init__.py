@@ -11,11 +11,12 @@ from typing import Callable
 from trmrl_jax.config import AGENTS, Config, ConfigError
 from trmrl_jax.envs import TaskDistribution
 from trmrl_jax.learners.base import Carry, Learner, State
+from trmrl_jax.learners.pearl import PEARL
 from trmrl_jax.learners.ppo import PPO
 
 # Config.agent -> the learner that trains it: factory(cfg, env).
 LEARNERS: dict[str, Callable[[Config, TaskDistribution], Learner]] = {
-    "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO}
+    "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO, "pearl": PEARL}
 
 
 def make_learner(cfg: Config, env: TaskDistribution) -> Learner:
@@ -25,4 +26,4 @@ def make_learner(cfg: Config, env: TaskDistribution) -> Learner:
     return LEARNERS[cfg.agent](cfg, env)
 
 
-__all__ = ["Carry", "LEARNERS", "Learner", "PPO", "State", "make_learner"]
+__all__ = ["Carry", "LEARNERS", "Learner", "PEARL", "PPO", "State", "make_learner"]
