@@ -34,10 +34,12 @@ class Policy:
         self._act = jax.jit(with_matmul_precision(self.act, config.matmul_precision))
         self._carry: Carry | None = None
 
-    def init_carry(self, batch: int, key: jax.Array | None = None) -> Carry:
-        """The memory at the start of a trial (empty), for ``batch`` trials. key: one PRNG key
-        for a learner whose memory draws randomness (PEARL's z); None: a fixed one."""
-        keys = jax.random.split(jax.random.PRNGKey(0) if key is None else key, batch)
+    def init_carry(self, batch: int, keys: jax.Array | None = None) -> Carry:
+        """The memory at the start of a trial (empty), for ``batch`` trials. keys: [batch] PRNG
+        keys for a learner whose memory draws randomness (PEARL's z; ``rollout.carry_keys`` of
+        the meta-test's trial keys gives its draws); None: fixed ones."""
+        if keys is None:
+            keys = jax.random.split(jax.random.PRNGKey(0), batch)
         return self.learner.initial_carry(batch, keys)
 
     def act(self, params: Any, carry: Carry, obs: Observation,
@@ -50,10 +52,10 @@ class Policy:
             jax.random.split(key, out.mean.shape[0]))
         return carry, jnp.clip(action, -1.0, 1.0)
 
-    def reset(self, batch: int = 1, key: jax.Array | None = None) -> None:
+    def reset(self, batch: int = 1, keys: jax.Array | None = None) -> None:
         """Clears the memory: the next ``step`` is the first of a new trial of ``batch`` tasks
-        (``key``: as in ``init_carry``)."""
-        self._carry = self.init_carry(batch, key)
+        (``keys``: as in ``init_carry``)."""
+        self._carry = self.init_carry(batch, keys)
 
     def step(self, obs: Observation, key: jax.Array | None = None) -> jax.Array:
         """One step of the current trial, remembering it: obs leaves [B, ...] -> action [B, A]."""
