@@ -1,7 +1,11 @@
 """PEARL: it meta-learns point navigation (posterior at work between episodes), acting and
 training compute the same posterior and policy, and the per-task replay buffers wrap around."""
 
+import functools
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -44,57 +48,53 @@ def test_pearl_learns_point_nav_and_adapts_between_episodes(tmp_path):
     assert curve[-1] > curve[0] + 3.0, curve
 
 
-def _trial(cfg, key):
-    """A PEARL learner at its initial parameters and one sampled trial on 3 test tasks."""
-    run = Run.create(cfg)
-    learner = run.learner
-    params = learner.acting_params(jax.jit(learner.init)(key))
-    trial_env = TrialEnv(run.env, cfg.episode_length, cfg.episodes_per_trial)
-    tasks = run.env.sample_tasks(key, 3, "test")
-    keys = jax.random.split(key, 3)
-    traj = jax.jit(lambda p: rollout(learner, trial_env, p, tasks, keys, deterministic=False))(
-        params)
-    return learner, params, traj, keys
-
-
 def test_acting_and_training_compute_the_same_posterior_and_policy(key):
     """The posterior ``act`` accumulates step by step equals the one the loss computes from the
     same transitions in one batch; z is redrawn exactly at the later episodes' first steps; the
     policy's action and log-density in the loss equal ``act``'s."""
     cfg = pearl_config(episode_length=5, episodes_per_trial=3, pearl_hidden=16,
                        pearl_encoder_hidden=16)
-    learner, params, traj, keys = _trial(cfg, key)
-
-    def step(carry, obs):
-        carry, out = learner.act(params, carry, obs)
-        return carry, (carry, out)
+    run = Run.create(cfg)
+    learner, h, t_len = run.learner, cfg.episode_length, cfg.trial_length
+    trial_env = TrialEnv(run.env, h, cfg.episodes_per_trial)
+    tasks, keys = run.env.sample_tasks(key, 3, "test"), jax.random.split(key, 3)
+    policy_keys = jax.vmap(lambda k: jax.random.split(k, t_len))(keys)  # [B, T, key]
+    swap = functools.partial(jax.tree.map, lambda x: jnp.swapaxes(x, 0, 1))
 
     @jax.jit
-    def act_through(obs):  # Step by step, as the meta-test acts: leaves [B, T, ...].
-        time_major = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), obs)
-        _, seen = jax.lax.scan(step, learner.initial_carry(3, carry_keys(keys)), time_major)
-        return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), seen)
+    def both_sides(key):
+        """A trial at initial parameters; ``act`` replayed over it step by step (as the meta-test
+        acts: beliefs and outputs [B, T, ...]); the training side's posteriors and policy."""
+        params = learner.nets.init(key)
+        traj = rollout(learner, trial_env, params, tasks, keys, deterministic=False)
 
-    beliefs, outs = act_through(traj.obs)
-    context = Transitions(obs=traj.obs.obs, action=traj.action, reward=traj.reward,
-                          next_obs=traj.obs.obs)
-    t_len = cfg.trial_length
-    for t in (1, cfg.episode_length, t_len - 1):  # After act at step t: transitions 0..t-1.
-        batch = posterior_of(learner.nets, params, jax.tree.map(lambda x: x[:, :t], context))
-        np.testing.assert_allclose(beliefs.posterior.mean[:, t], batch.mean, rtol=1e-5,
+        def step(carry, obs):
+            carry, out = learner.act(params, carry, obs)
+            return carry, (carry, out)
+
+        beliefs, outs = swap(jax.lax.scan(step, learner.initial_carry(3, carry_keys(keys)),
+                                          swap(traj.obs))[1])
+        context = Transitions(obs=traj.obs.obs, action=traj.action, reward=traj.reward,
+                              next_obs=traj.obs.obs)
+        batch = {t: posterior_of(learner.nets, params, jax.tree.map(lambda x: x[:, :t], context))
+                 for t in (1, h, t_len - 1)}  # What act has folded in after step t.
+        trained = learner.nets.pi(params, traj.obs.obs, beliefs.z).sample_with_log_prob(
+            policy_keys)
+        acted = jax.vmap(lambda out, k: out.policy.sample(k))(outs, policy_keys)
+        return (beliefs, batch, trained, (acted, outs.policy.log_prob(acted)),
+                (traj.log_prob, outs.policy.log_prob(traj.action)))
+
+    beliefs, batch, (action, log_prob), (acted, acted_log_prob), rollout_log_probs = both_sides(
+        key)
+    for t, posterior in batch.items():
+        np.testing.assert_allclose(beliefs.posterior.mean[:, t], posterior.mean, rtol=1e-5,
                                    atol=1e-6)
-        np.testing.assert_allclose(beliefs.posterior.var[:, t], batch.var, rtol=1e-5)
+        np.testing.assert_allclose(beliefs.posterior.var[:, t], posterior.var, rtol=1e-5)
     changed = np.any(np.asarray(beliefs.z[:, 1:] != beliefs.z[:, :-1]), axis=(0, 2))
-    assert np.flatnonzero(changed).tolist() == list(range(cfg.episode_length - 1, t_len - 1,
-                                                          cfg.episode_length))
-
-    policy_keys = jax.vmap(lambda k: jax.random.split(k, t_len))(keys)  # [B, T, key]
-    action, log_prob = learner.nets.pi(params, traj.obs.obs, beliefs.z).sample_with_log_prob(
-        policy_keys)
-    acted = jax.vmap(lambda out, k: out.policy.sample(k))(outs, policy_keys)
+    assert np.flatnonzero(changed).tolist() == list(range(h - 1, t_len - 1, h))
     np.testing.assert_allclose(action, acted, atol=1e-6)
-    np.testing.assert_allclose(log_prob, outs.policy.log_prob(acted), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(traj.log_prob, outs.policy.log_prob(traj.action), atol=1e-5)
+    np.testing.assert_allclose(log_prob, acted_log_prob, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(*rollout_log_probs, atol=1e-5)  # The replay acts as rollout.
 
 
 def test_task_buffers_wrap_around_per_task():
@@ -124,3 +124,34 @@ def test_pearl_refuses_what_does_not_apply():
         validate(pearl_config(pearl_replay_capacity=30))
     with pytest.raises(ConfigError, match="pearl_meta_batch=3 does not divide over 2 devices"):
         validate(pearl_config(pearl_meta_batch=3), num_devices=2)
+
+
+_DEVICES_SCRIPT = """
+import sys, numpy as np, jax
+sys.path.insert(0, {tests!r})
+from test_pearl import pearl_config
+from trmrl_jax.distributed import replicate
+from trmrl_jax.step import Run, init_state, make_train_step
+states = []
+for n in (1, 2):
+    cfg = pearl_config(num_devices=n, episode_length=5, pearl_grad_steps=5, pearl_hidden=16,
+                       pearl_encoder_hidden=16, pearl_batch_size=16, pearl_context_size=8,
+                       pearl_replay_capacity=40)
+    run = Run.create(cfg)
+    state, step = replicate(init_state(run), run.mesh), make_train_step(run)
+    for _ in range(3):
+        state, _ = step(state)
+    states.append(np.concatenate([np.ravel(x) for x in jax.tree.leaves(jax.device_get(state))]))
+np.testing.assert_allclose(states[0], states[1], rtol=1e-4, atol=1e-5)
+"""
+
+
+def test_one_and_two_devices_give_the_same_state():
+    """Collection split over devices and gathered into every replica's buffers, meta-batches
+    split and gradients averaged: parameters, buffers and keys agree (measured: 5e-7)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONPATH=root)
+    code = _DEVICES_SCRIPT.format(tests=os.path.join(root, "tests"))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
