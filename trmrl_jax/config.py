@@ -40,8 +40,8 @@ class Config:
     Fields:
         env: task distribution, by registered name (point_nav, halfcheetah_vel, ...; README).
         agent: trmrl (transformer episodic memory), rl2 (GRU), mlp (no memory), oracle (an MLP
-            that sees the task parameters), all trained by PPO; or pearl (SAC with a posterior
-            over a latent task variable; learners/pearl).
+            that sees the task parameters), all trained by PPO; or pearl (SAC with a latent
+            task posterior).
         attention: sliding (banded attention in one pass, KV cache while acting) or window (the
             paper's per-step re-encoding of the last N working memories).
         num_layers: transformer layers.
