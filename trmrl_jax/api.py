@@ -39,17 +39,21 @@ class Policy:
                                                           config.matmul_precision))
         self._carry: Carry | None = None
 
-    def init_carry(self, batch: int) -> Carry:
-        """The memory at the start of a trial (empty), for ``batch`` trials."""
-        return self.learner.initial_carry(batch)
+    def init_carry(self, batch: int, keys: jax.Array | None = None) -> Carry:
+        """The memory at the start of a trial (empty), for ``batch`` trials. keys: [batch] PRNG
+        keys for a learner whose memory draws randomness (PEARL's z; ``rollout.carry_keys`` of
+        the meta-test's trial keys gives its draws); None: fixed ones."""
+        if keys is None:
+            keys = jax.random.split(jax.random.PRNGKey(0), batch)
+        return self.learner.initial_carry(batch, keys)
 
     def act(self, params: Any, carry: Carry, obs: Observation,
             key: jax.Array | None = None) -> tuple[Carry, jax.Array]:
         """obs leaves [B, ...] (raw, as ``TrialEnv.observe`` gives them) -> (carry, action [B, A]
-        in [-1, 1]). Without ``key``: the mean action, as the meta-test acts; with ``key``: a
-        sample of the Gaussian policy, as training acts. Pure: jit, vmap and scan it freely."""
+        in [-1, 1]). Without ``key``: the most likely action, as the meta-test acts; with
+        ``key``: a sample of the policy, as training acts. Pure: jit, vmap and scan it freely."""
         carry, out = self.learner.act(params, carry, obs)
-        action = out.mean if key is None else out.policy.sample(
+        action = out.policy.mode() if key is None else out.policy.sample(
             jax.random.split(key, out.mean.shape[0]))
         return carry, jnp.clip(action, -1.0, 1.0)
 
@@ -58,9 +62,10 @@ class Policy:
         final state, with the last action and reward as ``prev_action`` and ``prev_reward``)."""
         return self.learner.end_episode(params, carry, obs)
 
-    def reset(self, batch: int = 1) -> None:
-        """Clears the memory: the next ``step`` is the first of a new trial of ``batch`` tasks."""
-        self._carry = self.init_carry(batch)
+    def reset(self, batch: int = 1, keys: jax.Array | None = None) -> None:
+        """Clears the memory: the next ``step`` is the first of a new trial of ``batch`` tasks
+        (``keys``: as in ``init_carry``)."""
+        self._carry = self.init_carry(batch, keys)
 
     def step(self, obs: Observation, key: jax.Array | None = None) -> jax.Array:
         """One step of the current trial, remembering it: obs leaves [B, ...] -> action [B, A]."""

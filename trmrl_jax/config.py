@@ -12,9 +12,10 @@ import dataclasses
 import json
 from typing import Any, Mapping
 
-from trmrl_jax.rules import Rule, address, integer, number, one_of
+from trmrl_jax.combinations import check_combinations
+from trmrl_jax.rules import ConfigError, Rule, address, integer, number, one_of
 
-AGENTS = ("trmrl", "rl2", "mlp", "oracle", "maml")
+AGENTS = ("trmrl", "rl2", "mlp", "oracle", "maml", "pearl")
 ATTENTION_MODES = ("sliding", "window")
 POSITIONS = ("rotary", "sinusoid")
 POLICY_INPUTS = ("latest_memory", "mixed_memory")
@@ -30,10 +31,6 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 MATMUL_PRECISIONS = ("default", "high", "highest")
 
 
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message names it and what is allowed."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     """A whole run. Sizes are per update unless stated otherwise.
@@ -44,8 +41,9 @@ class Config:
     Fields:
         env: task distribution, by registered name (point_nav, halfcheetah_vel, ...; README).
         agent: trmrl (transformer episodic memory), rl2 (GRU), mlp (no memory), oracle (an MLP
-            that sees the task parameters) or maml (an MLP whose parameters adapt by policy
-            gradient steps between the episodes of a trial).
+            that sees the task parameters), all trained by PPO; maml (an MLP whose parameters
+            adapt by policy-gradient steps between the episodes of a trial, PPO outer step); or
+            pearl (SAC with a latent task posterior).
         attention: sliding (banded attention in one pass, KV cache while acting) or window (the
             paper's per-step re-encoding of the last N working memories).
         num_layers: transformer layers.
@@ -164,6 +162,21 @@ class Config:
     # >0: the epochs after one whose mean approximate KL to the acting policy exceeds this change
     # nothing (the policy loop's, in the separate layout); 0: every epoch runs.
     target_kl: float = 0.0
+
+    # PEARL (agent=pearl; oyster's values except the buffer and the steps per update).
+    pearl_train_tasks: int = 100  # Fixed training tasks drawn at init, each with its buffers.
+    pearl_replay_capacity: int = 10_000  # Transitions kept per training task (circular).
+    pearl_grad_steps: int = 500  # Gradient steps per update (oyster: 2000 per ~5000 env steps).
+    pearl_meta_batch: int = 16  # Training tasks per gradient step, over all devices.
+    pearl_batch_size: int = 256  # RL transitions per task and gradient step.
+    pearl_context_size: int = 100  # Context transitions per task, from its latest trial.
+    pearl_latent_size: int = 5  # Size of the latent task variable z.
+    pearl_hidden: int = 300  # Width of the 3 ReLU layers of the policy, Q and V networks.
+    pearl_encoder_hidden: int = 200  # Width of the context encoder's 3 ReLU layers.
+    pearl_kl_lambda: float = 0.1  # Weight of KL(posterior || prior) in the encoder's loss.
+    pearl_learning_rate: float = 3e-4  # Adam's rate for the policy, Q, V and encoder.
+    pearl_tau: float = 0.005  # Polyak rate of the target V.
+    pearl_reward_scale: float = 5.0  # Reward factor in the Bellman target: 1 / entropy weight.
 
     # Meta-test.
     eval_tasks: int = 20
@@ -304,6 +317,19 @@ RULES: dict[str, Rule] = {
     "normalize_obs": _FLAG,
     "normalize_advantages": _FLAG,
     "target_kl": number(0.0),  # 0: off.
+    "pearl_train_tasks": _POSITIVE,
+    "pearl_replay_capacity": _POSITIVE,
+    "pearl_grad_steps": _POSITIVE,
+    "pearl_meta_batch": _POSITIVE,
+    "pearl_batch_size": _POSITIVE,
+    "pearl_context_size": _POSITIVE,
+    "pearl_latent_size": _POSITIVE,
+    "pearl_hidden": _POSITIVE,
+    "pearl_encoder_hidden": _POSITIVE,
+    "pearl_kl_lambda": number(0.0),
+    "pearl_learning_rate": number(0.0, low_open=True),
+    "pearl_tau": number(0.0, 1.0, low_open=True),
+    "pearl_reward_scale": number(0.0, low_open=True),
     "eval_tasks": _POSITIVE,
     "eval_episodes": _POSITIVE,
     "eval_every": _COUNT,  # 0: only at the end.
@@ -327,10 +353,10 @@ RULES: dict[str, Rule] = {
 def validate(config: Config, num_devices: int | None = None) -> None:
     """Checks ``config`` before any compilation; raises ``ConfigError`` naming the first bad value.
 
-    Each field against its ``RULES`` entry first, then the combinations. ``num_devices`` is the
-    number of devices the run will use (global over processes); None while it is not known (a
-    multi-process run before it joins the others): the checks that depend on it are then left
-    to ``train.Run.create``, which always passes it.
+    Each field against its ``RULES`` entry first, then the combinations (``combinations``).
+    ``num_devices`` is the number of devices the run will use (global over processes); None
+    while it is not known (a multi-process run before it joins the others): the checks that
+    depend on it are then left to ``train.Run.create``, which always passes it.
     """
     for field in dataclasses.fields(config):
         value, rule = getattr(config, field.name), RULES[field.name]
@@ -341,55 +367,4 @@ def validate(config: Config, num_devices: int | None = None) -> None:
     if backends is not None and config.backend not in backends:
         raise ConfigError(f"backend={config.backend!r} cannot simulate env={config.env!r}; "
                           f"choose one of {', '.join(backends)}")
-    if config.seed + config.num_seeds - 1 > 2**31 - 1:
-        raise ConfigError(f"seed={config.seed} with num_seeds={config.num_seeds} passes "
-                          f"2**31 - 1; use a smaller seed")
-    if config.lr_decay_begin >= config.lr_decay_stop:
-        raise ConfigError(f"lr_decay_begin={config.lr_decay_begin} must come before the end of "
-                          f"the decay (update {config.lr_decay_stop})")
-    if config.d_model % config.num_heads or (config.d_model // config.num_heads) % 2:
-        raise ConfigError(f"d_model={config.d_model} must split into num_heads={config.num_heads} "
-                          "heads of even size")
-    if config.window > config.trial_length:
-        raise ConfigError(f"window={config.window} is larger than a trial "
-                          f"(episodes_per_trial * episode_length = {config.trial_length})")
-    if config.agent == "maml" and config.episodes_per_trial < 2:
-        raise ConfigError(f"episodes_per_trial={config.episodes_per_trial} leaves MAML no "
-                          "episode after an adaptation; use 2 or more")
-    if config.attention == "sliding" and config.position == "sinusoid":
-        raise ConfigError("position='sinusoid' (additive window-slot sinusoids) needs "
-                          "attention='window'; sliding attention uses position='rotary'")
-    if config.steps_per_update > config.total_env_steps:
-        raise ConfigError(f"total_env_steps={config.total_env_steps} is smaller than one update "
-                          f"({config.steps_per_update} env steps)")
-    if config.minibatch_size and (config.agent in ("rl2", "maml") or (
-            config.agent == "trmrl" and config.attention == "sliding")):
-        raise ConfigError(
-            f"minibatch_size={config.minibatch_size} splits trials into single steps, which "
-            f"agent={config.agent!r} (attention={config.attention!r}) cannot train on: use "
-            "minibatch_size=0 with num_minibatches, or agent trmrl with attention=window")
-    # What every device count needs (each device's share must split, so the whole must too).
-    if config.minibatch_size and config.steps_per_update % config.minibatches_per_epoch:
-        raise ConfigError(
-            f"minibatch_size={config.minibatch_size} gives {config.minibatches_per_epoch} "
-            f"minibatches, which do not split the {config.steps_per_update} steps of an update "
-            "evenly; choose a size whose minibatch count divides them")
-    if not config.minibatch_size and config.num_tasks % config.num_minibatches:
-        raise ConfigError(f"num_tasks={config.num_tasks} is not divisible by "
-                          f"num_minibatches={config.num_minibatches}")
-    if num_devices is None:
-        return
-    if config.num_tasks % num_devices:
-        raise ConfigError(f"num_tasks={config.num_tasks} does not divide over {num_devices} "
-                          f"devices; use a multiple of {num_devices}")
-    local = config.num_tasks // num_devices
-    if config.minibatch_size:
-        num = config.minibatches_per_epoch
-        if (local * config.trial_length) % num:
-            raise ConfigError(
-                f"minibatch_size={config.minibatch_size} gives {num} minibatches, which do not "
-                f"split the {local * config.trial_length} steps per device evenly; choose a "
-                f"size whose minibatch count divides {local * config.trial_length}")
-    elif local % config.num_minibatches:
-        raise ConfigError(f"num_tasks per device ({local}) is not divisible by "
-                          f"num_minibatches={config.num_minibatches}")
+    check_combinations(config, num_devices)

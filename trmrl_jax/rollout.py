@@ -69,10 +69,17 @@ class Trajectory:
     """One trial per task of a learner acting with memory, batch-major: leaves [B, T, ...]."""
 
     obs: Observation  # Raw (un-normalised) observations.
-    action: jax.Array  # [B, T, A] the Gaussian sample (before clipping into the env).
+    action: jax.Array  # [B, T, A] the policy's sample (before clipping into the env).
     log_prob: jax.Array  # [B, T]
     value: jax.Array  # [B, T]
     reward: jax.Array  # [B, T]
+    record: Any = None  # What ``rollout``'s ``record`` read after each step, leaves [B, T, ...].
+
+
+def carry_keys(keys: jax.Array) -> jax.Array:
+    """[B] trial keys -> [B] keys for the randomness of the learner's carry (PEARL's draws of
+    z), apart from the keys of the reset and the actions."""
+    return jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
 
 
 def normalized(obs: Observation, stats: RunningStats, enabled: bool) -> Observation:
@@ -80,13 +87,15 @@ def normalized(obs: Observation, stats: RunningStats, enabled: bool) -> Observat
 
 
 def rollout(learner: Any, trial_env: TrialEnv, params: Any, tasks: Task, keys: jax.Array, *,
-            deterministic: bool) -> Trajectory:
+            deterministic: bool, record: Callable[[TrialState], Any] | None = None
+            ) -> Trajectory:
     """One trial of ``learner`` (a ``learners.Learner``) acting with ``params`` on every task of
     the batch ``tasks`` [B].
 
     keys: [B] one PRNG key per trial, so a trial's randomness does not depend on how the batch
     is split over devices. The carry starts empty and is kept for the whole trial
-    (``learner.end_episode`` at each boundary). deterministic: the policy's mean action.
+    (``learner.end_episode`` at each boundary). deterministic: the policy's most likely action.
+    record: as in ``trial_scan`` (e.g. the observation after each step, for a replay buffer).
     """
     split = jax.vmap(jax.random.split)(keys)  # [B, 2, key]
     ts = jax.vmap(trial_env.reset)(split[:, 0], tasks)
@@ -95,15 +104,16 @@ def rollout(learner: Any, trial_env: TrialEnv, params: Any, tasks: Task, keys: j
         memory, keys = carry
         split = jax.vmap(jax.random.split)(keys)
         memory, out = learner.act(params, memory, obs)
-        action = out.mean if deterministic else out.policy.sample(split[:, 1])
+        action = out.policy.mode() if deterministic else out.policy.sample(split[:, 1])
         return (memory, split[:, 0]), action, (out.policy.log_prob(action), out.value)
 
     _, steps = trial_scan(
-        trial_env, act, (learner.initial_carry(keys.shape[0]), split[:, 1]), ts,
-        end_episode=lambda carry, obs: (learner.end_episode(params, carry[0], obs), carry[1]))
+        trial_env, act, (learner.initial_carry(keys.shape[0], carry_keys(keys)), split[:, 1]), ts,
+        end_episode=lambda carry, obs: (learner.end_episode(params, carry[0], obs), carry[1]),
+        record=record)
     log_prob, value = steps.aux
     return Trajectory(obs=steps.obs, action=steps.action, log_prob=log_prob, value=value,
-                      reward=steps.reward)
+                      reward=steps.reward, record=steps.record)
 
 
 def uniform_actions(trial_env: TrialEnv, tasks: Task, keys: jax.Array) -> TrialSteps:

@@ -8,6 +8,10 @@ import math
 from typing import Any, Callable
 
 
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message names it and what is allowed."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """The values one field allows: ``check`` decides, ``allowed`` says which in words (a string,

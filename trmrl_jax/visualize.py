@@ -18,7 +18,7 @@ import numpy as np
 from trmrl_jax.api import Policy
 from trmrl_jax.envs import Task, TrialEnv
 from trmrl_jax.plots import pyplot
-from trmrl_jax.rollout import episode_returns, trial_scan
+from trmrl_jax.rollout import carry_keys, episode_returns, trial_scan
 from trmrl_jax.step import with_matmul_precision
 
 
@@ -61,7 +61,7 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
         attention = {name: layer["attention"][0][:, ..., -1, :] if cfg.attention == "window"
                      else layer["attention"][0]  # [B, heads, N] over the window's slots.
                      for name, layer in sown.items()}
-        return carry, jnp.clip(out.mean, -1.0, 1.0), attention
+        return carry, jnp.clip(out.policy.mode(), -1.0, 1.0), attention
 
     def seen(ts):
         physics = ts.env_state.pipeline_state
@@ -69,7 +69,8 @@ def record_trial(policy: Policy, task: Task, key: jax.Array, episodes: int) -> T
 
     def run(task, key):
         ts = jax.vmap(trial.reset)(jax.random.split(key)[:1], jax.tree.map(lambda x: x[None], task))
-        _, steps = trial_scan(trial, act, policy.init_carry(1), ts,
+        carry = learner.initial_carry(1, carry_keys(key[None]))  # As ``rollout`` starts it.
+        _, steps = trial_scan(trial, act, carry, ts,
                               end_episode=lambda c, o: learner.end_episode(params, c, o),
                               record=seen)
         return jax.tree.map(lambda x: x[0], steps)  # The one trial: [T, ...].

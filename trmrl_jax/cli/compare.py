@@ -30,8 +30,8 @@ from trmrl_jax.stats import adapts_and_holds, bootstrap_interval, summarize_seed
 _AGENTS = flags.DEFINE_list(
     "agents", ["trmrl", "rl2", "mlp", "oracle"],
     "Agents to compare: trmrl (transformer episodic memory), rl2 (GRU memory), maml (an MLP "
-    "adapted by policy-gradient steps between episodes), mlp (no memory), oracle (an MLP told "
-    "the task: the upper bound).")
+    "adapted by policy-gradient steps between episodes), pearl (SAC with a posterior over a "
+    "latent task variable), mlp (no memory), oracle (an MLP told the task: the upper bound).")
 _MATCH = flags.DEFINE_boolean(
     "match_params", True, "Give the memoryless agents (mlp, oracle, maml) the width whose "
     "parameter count is nearest TrMRL's (unless --mlp_hidden is set).")

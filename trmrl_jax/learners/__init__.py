@@ -12,11 +12,12 @@ from trmrl_jax.config import AGENTS, Config, ConfigError
 from trmrl_jax.envs import TaskDistribution
 from trmrl_jax.learners.base import Carry, Learner, State
 from trmrl_jax.learners.maml import MAML
+from trmrl_jax.learners.pearl import PEARL
 from trmrl_jax.learners.ppo import PPO
 
 # Config.agent -> the learner that trains it: factory(cfg, env).
 LEARNERS: dict[str, Callable[[Config, TaskDistribution], Learner]] = {
-    "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO, "maml": MAML}
+    "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO, "maml": MAML, "pearl": PEARL}
 
 
 # Agents without memory, whose width is ``Config.mlp_hidden``.
@@ -47,5 +48,5 @@ def matched_mlp_hidden(cfg: Config, env: TaskDistribution) -> int:
     return min((low, high), key=lambda w: abs(count(w) - target))
 
 
-__all__ = ["Carry", "LEARNERS", "Learner", "MAML", "MEMORYLESS", "PPO", "State", "make_learner",
-           "matched_mlp_hidden"]
+__all__ = ["Carry", "LEARNERS", "Learner", "MAML", "MEMORYLESS", "PEARL", "PPO", "State",
+           "make_learner", "matched_mlp_hidden"]

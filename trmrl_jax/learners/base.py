@@ -59,8 +59,9 @@ class Learner(abc.ABC):
         """What ``act`` needs from a train state (leaves keep any leading seed axis)."""
 
     @abc.abstractmethod
-    def initial_carry(self, batch: int) -> Carry:
-        """The carry at the start of a trial (empty memory), for ``batch`` trials."""
+    def initial_carry(self, batch: int, key: jax.Array) -> Carry:
+        """The carry at the start of a trial (empty memory), for ``batch`` trials; key: [batch]
+        PRNG keys, one per trial, for a carry that draws randomness (PEARL's z)."""
 
     @abc.abstractmethod
     def act(self, params: Any, carry: Carry, obs: Observation

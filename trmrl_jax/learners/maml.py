@@ -136,7 +136,8 @@ class MAML(Learner):
 
     # -- Acting: the policy with a carry -----------------------------------------------------
 
-    def initial_carry(self, batch: int) -> Adaptation:
+    def initial_carry(self, batch: int, key: jax.Array) -> Adaptation:
+        del key  # Adaptation draws nothing: its randomness is the sampled actions'.
         t_len = self.cfg.trial_length
         return Adaptation(
             params=jax.tree.map(lambda x: jnp.zeros((batch,) + x.shape, x.dtype),

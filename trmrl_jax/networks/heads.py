@@ -1,4 +1,5 @@
-"""Gaussian policy head and value head shared by every agent."""
+"""Gaussian policy head and value head shared by every agent; the tanh-squashed Gaussian of
+SAC-style learners (PEARL)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,43 @@ class Gaussian:
         """[...] differential entropy."""
         return jnp.sum(self.log_std + 0.5 * (_LOG_2PI + 1.0), axis=-1)
 
+    def mode(self) -> jax.Array:
+        """[..., A] the most likely action: what a deterministic policy plays."""
+        return self.mean
+
+
+@struct.dataclass
+class TanhGaussian(Gaussian):
+    """tanh of a diagonal Gaussian (SAC's policy): actions in (-1, 1). ``mean`` and ``log_std``
+    are those of the Gaussian before the squash."""
+
+    def sample_with_log_prob(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """One action per key and its log density, from the sample before the squash (exact:
+        no ``atanh``): keys [...] -> (actions [..., A], log densities [...])."""
+        u = super().sample(keys)
+        return jnp.tanh(u), super().log_prob(u) - _log_tanh_jacobian(u)
+
+    def sample(self, keys: jax.Array) -> jax.Array:
+        return self.sample_with_log_prob(keys)[0]
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        """Log density of ``action`` [..., A] in (-1, 1), by change of variables through
+        ``atanh`` (clipped just inside the open interval) -> [...]."""
+        u = jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
+        return super().log_prob(u) - _log_tanh_jacobian(u)
+
+    def entropy(self) -> jax.Array:
+        raise NotImplementedError("a tanh-squashed Gaussian has no closed-form entropy")
+
+    def mode(self) -> jax.Array:
+        return jnp.tanh(self.mean)
+
+
+def _log_tanh_jacobian(u: jax.Array) -> jax.Array:
+    """sum_A log(1 - tanh(u)^2), written stably as 2 (log 2 - u - softplus(-2u)): [..., A] ->
+    [...]."""
+    return jnp.sum(2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
+
 
 @struct.dataclass
 class PolicyOutput:
@@ -44,10 +82,11 @@ class PolicyOutput:
     value: jax.Array  # [...]
     # [...] log std of the value's Gaussian (``value_loss='gaussian'`` only, else None).
     value_log_std: jax.Array | None = None
+    squashed: bool = struct.field(pytree_node=False, default=False)  # A tanh-squashed policy.
 
     @property
     def policy(self) -> Gaussian:
-        return Gaussian(self.mean, self.log_std)
+        return (TanhGaussian if self.squashed else Gaussian)(self.mean, self.log_std)
 
 
 class MLP2(nn.Module):

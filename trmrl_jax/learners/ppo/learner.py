@@ -86,7 +86,8 @@ class PPO(Learner):
     def acting_params(self, state: TrainState) -> ActingParams:
         return ActingParams(network=state.params, obs_stats=state.obs_stats)
 
-    def initial_carry(self, batch: int) -> Carry:
+    def initial_carry(self, batch: int, key: jax.Array) -> Carry:
+        del key  # PPO's memory starts empty, with nothing to draw.
         return self.agent.initial_carry(batch)
 
     def act(self, params: ActingParams, carry: Carry, obs: Observation
