@@ -33,8 +33,8 @@ _AGENTS = flags.DEFINE_list(
     "adapted by policy-gradient steps between episodes), pearl (SAC with a posterior over a "
     "latent task variable), mlp (no memory), oracle (an MLP told the task: the upper bound).")
 _MATCH = flags.DEFINE_boolean(
-    "match_params", True, "Give the memoryless agents (mlp, oracle, maml) the width whose "
-    "parameter count is nearest TrMRL's (unless --mlp_hidden is set).")
+    "match_params", True, "Give mlp and oracle the width whose parameter count is nearest "
+    "TrMRL's (unless --mlp_hidden is set).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
 _WINDOWS = flags.DEFINE_list("windows", [], "TrMRL window sizes N: a sequence-length ablation.")
 _CURVE_POINTS = flags.DEFINE_integer("curve_points", 10, "Meta-tests during training per run.")
@@ -52,12 +52,12 @@ def variants(base, agents: list[str], windows: list[str]) -> dict:
 
 
 def matched(runs: dict, env) -> dict:
-    """``runs`` with every memoryless agent's ``mlp_hidden`` matched to TrMRL's parameter
-    count (runs that set ``mlp_hidden`` keep it)."""
-    from trmrl_jax.learners import MEMORYLESS, matched_mlp_hidden
+    """``runs`` with the ``mlp_hidden`` of mlp and oracle (``PARAM_MATCHED``) matched to
+    TrMRL's parameter count (runs that set ``mlp_hidden`` keep it)."""
+    from trmrl_jax.learners import PARAM_MATCHED, matched_mlp_hidden
 
     return {name: cfg.replace(mlp_hidden=matched_mlp_hidden(cfg, env))
-            if cfg.agent in MEMORYLESS and not cfg.mlp_hidden else cfg
+            if cfg.agent in PARAM_MATCHED and not cfg.mlp_hidden else cfg
             for name, cfg in runs.items()}
 
 

@@ -20,8 +20,11 @@ LEARNERS: dict[str, Callable[[Config, TaskDistribution], Learner]] = {
     "trmrl": PPO, "rl2": PPO, "mlp": PPO, "oracle": PPO, "maml": MAML, "pearl": PEARL}
 
 
-# Agents without memory, whose width is ``Config.mlp_hidden``.
+# Agents whose width is ``Config.mlp_hidden``, and those of them that ``compare`` widens to
+# TrMRL's parameter count. MAML keeps the reference's width: it adapts a copy of its parameters
+# per task, so a 100k-parameter MAML carries 100k numbers per trial through every step.
 MEMORYLESS = ("mlp", "oracle", "maml")
+PARAM_MATCHED = ("mlp", "oracle")
 
 
 def make_learner(cfg: Config, env: TaskDistribution) -> Learner:
@@ -32,7 +35,7 @@ def make_learner(cfg: Config, env: TaskDistribution) -> Learner:
 
 
 def matched_mlp_hidden(cfg: Config, env: TaskDistribution) -> int:
-    """The ``mlp_hidden`` that gives ``cfg.agent`` (a ``MEMORYLESS`` agent) the parameter count
+    """The ``mlp_hidden`` that gives ``cfg.agent`` (one of ``MEMORYLESS``) the parameter count
     nearest TrMRL's under the same config, so a comparison does not favour the bigger network."""
     target = make_learner(cfg.replace(agent="trmrl"), env).num_params()
 
@@ -48,5 +51,5 @@ def matched_mlp_hidden(cfg: Config, env: TaskDistribution) -> int:
     return min((low, high), key=lambda w: abs(count(w) - target))
 
 
-__all__ = ["Carry", "LEARNERS", "Learner", "MAML", "MEMORYLESS", "PEARL", "PPO", "State",
-           "make_learner", "matched_mlp_hidden"]
+__all__ = ["Carry", "LEARNERS", "Learner", "MAML", "MEMORYLESS", "PARAM_MATCHED", "PEARL", "PPO",
+           "State", "make_learner", "matched_mlp_hidden"]
