@@ -57,7 +57,35 @@ def _time_steps(run_once, repeats: int, max_timed_s: float) -> tuple[float, list
     return warmup_s, times
 
 
-def bench_ours(cfg, repeats: int, max_timed_s: float) -> dict:
+def _rollout_seconds(run, state, repeats: int, max_timed_s: float) -> list[float]:
+    """Wall times of the train step's rollout alone (``collect_trials``: physics and acting,
+    every seed and device), compiled as its own program: the step's time minus this is the
+    update's, this minus ``env_only``'s is acting's."""
+    import jax
+    from jax.sharding import PartitionSpec as P
+
+    from trmrl_jax.distributed import AXIS
+    from trmrl_jax.envs import TrialEnv
+    from trmrl_jax.learners.base import collect_trials
+    from trmrl_jax.step import with_matmul_precision
+
+    cfg, learner = run.cfg, run.learner
+    trial_env = TrialEnv(run.env, cfg.episode_length, cfg.episodes_per_trial,
+                         cfg.reset_memory_each_episode)
+
+    def rewards(s):  # A sum over every step, so nothing is optimised away.
+        traj = collect_trials(learner, trial_env, learner.acting_params(s), s.key, s.key,
+                              run.mesh.size)
+        return jax.lax.psum(traj.reward.sum(), AXIS)
+
+    program = jax.jit(with_matmul_precision(jax.shard_map(
+        jax.vmap(rewards), mesh=run.mesh, in_specs=P(), out_specs=P(), check_vma=False),
+        cfg.matmul_precision))
+    compiled = program.lower(state).compile()
+    return _time_steps(lambda: jax.block_until_ready(compiled(state)), repeats, max_timed_s)[1]
+
+
+def bench_ours(cfg, repeats: int, max_timed_s: float, split: bool = False) -> dict:
     import jax
 
     from trmrl_jax.distributed import replicate
@@ -71,6 +99,10 @@ def bench_ours(cfg, repeats: int, max_timed_s: float) -> dict:
     compiled = step.lower(state).compile()
     compile_s = time.perf_counter() - tc
     setup_s = time.perf_counter() - t0
+    extra = {}
+    if split:  # Before the step runs: it donates the state.
+        extra["rollout_s_median"] = statistics.median(
+            _rollout_seconds(run, state, repeats, max_timed_s))
     box = [state]
 
     def once():
@@ -78,7 +110,7 @@ def bench_ours(cfg, repeats: int, max_timed_s: float) -> dict:
         jax.block_until_ready((box[0], metrics))
 
     warmup_s, times = _time_steps(once, repeats, max_timed_s)
-    return dict(times=times, warmup_s=warmup_s, compile_s=compile_s, setup_s=setup_s)
+    return dict(times=times, warmup_s=warmup_s, compile_s=compile_s, setup_s=setup_s, **extra)
 
 
 def bench_env_only(cfg, repeats: int, max_timed_s: float) -> dict:
@@ -164,9 +196,11 @@ def bench_brax_ppo(cfg, repeats: int, max_timed_s: float) -> dict:
                 setup_s=max(callbacks[1][0] - t0 - 2 * median, 0.0))
 
 
-def run_child(name: str, cfg, repeats: int, max_timed_s: float, ours: dict) -> dict:
+def run_child(name: str, cfg, repeats: int, max_timed_s: float, ours: dict,
+              split: bool = False) -> dict:
     """Measures learner ``name`` (``env_only``, ``brax_ppo`` or a key of ``ours``, the Config
-    changes of our learners) on ``cfg``: the JSON record ``experiments.benchmark`` reports."""
+    changes of our learners) on ``cfg``: the JSON record ``experiments.benchmark`` reports.
+    ``split``: ours also time their rollout alone (``rollout_s_median``)."""
     import jax
 
     base_mem = _peak_rss_mb()
@@ -176,7 +210,7 @@ def run_child(name: str, cfg, repeats: int, max_timed_s: float, ours: dict) -> d
     elif name == "brax_ppo":
         out = bench_brax_ppo(cfg, repeats, max_timed_s)
     else:
-        out = bench_ours(cfg.replace(**ours[name]), repeats, max_timed_s)
+        out = bench_ours(cfg.replace(**ours[name]), repeats, max_timed_s, split)
     times = out.pop("times")
     result = dict(sps=cfg.steps_per_update / statistics.median(times), **out,
                   step_s_median=statistics.median(times), step_s=times, timed_steps=len(times),

@@ -83,6 +83,9 @@ _MAX_TIMED_S = flags.DEFINE_float("max_timed_s", 300.0, "Stop timing a learner a
                                   "seconds of timed steps (but after at least 2).")
 _LEARNERS = flags.DEFINE_list("learners", list(LEARNERS),
                               f"Learners to measure, any of {', '.join(LEARNERS)}.")
+_SPLIT = flags.DEFINE_boolean(
+    "split", False, "Also time our learners' rollout alone, to split the step into physics "
+    "(env_only), acting (rollout - env_only) and the update (step - rollout).")
 _CHILD = flags.DEFINE_string("child", None, "Internal: measure this one learner and print JSON.")
 _CHILD_CONFIG = flags.DEFINE_string("child_config", None, "Internal: the Config as JSON.")
 
@@ -164,7 +167,7 @@ def spawn(name: str, cfg) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", f"--child={name}",
          f"--child_config={json.dumps(cfg.to_dict())}", f"--repeats={_REPEATS.value}",
-         f"--max_timed_s={_MAX_TIMED_S.value}"],
+         f"--max_timed_s={_MAX_TIMED_S.value}", f"--split={_SPLIT.value}"],
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith(_RESULT_TAG):
@@ -176,6 +179,21 @@ def spawn(name: str, cfg) -> dict:
 def ratios(results: dict) -> dict:
     return {key: results[a]["sps"] / results[b]["sps"] for key, (a, b) in RATIOS.items()
             if a in results and b in results}
+
+
+def split_times(results: dict) -> dict:
+    """Per learner timed with ``--split``: seconds per step of physics (``env_only``'s step,
+    when measured), acting (the rollout minus physics) and the update (the step minus the
+    rollout)."""
+    physics = results.get("env_only", {}).get("step_s_median")
+    out = {}
+    for name, r in results.items():
+        if "rollout_s_median" in r:
+            rollout = r["rollout_s_median"]
+            out[name] = dict(physics_s=physics,
+                             acting_s=None if physics is None else rollout - physics,
+                             update_s=r["step_s_median"] - rollout)
+    return out
 
 
 def table(results: dict) -> str:
@@ -198,7 +216,8 @@ def main(argv: list[str]) -> None:
 
     if _CHILD.value:
         cfg = Config.from_dict(json.loads(_CHILD_CONFIG.value))
-        result = run_child(_CHILD.value, cfg, _REPEATS.value, _MAX_TIMED_S.value, OURS)
+        result = run_child(_CHILD.value, cfg, _REPEATS.value, _MAX_TIMED_S.value, OURS,
+                           _SPLIT.value)
         print(_RESULT_TAG + json.dumps(result), flush=True)
         return
 
@@ -239,13 +258,17 @@ def main(argv: list[str]) -> None:
     wall_s = time.perf_counter() - t_start
     print()
     print(table(results))
+    split = split_times(results)
+    for name, parts in split.items():
+        print(f"{name}: " + ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in parts.items()
+                                      if v is not None))
     rat = ratios(results)
     if rat:
         print()
         for key, value in rat.items():
             print(f"{key:<28}{value:8.3f}")
     print(f"\nwall time {wall_s:.0f} s")
-    out = {"results": results, "ratios": rat,
+    out = {"results": results, "ratios": rat, "split": split,
            "config": dict(cfg.to_dict(), num_envs=cfg.num_tasks, trial_length=cfg.trial_length,
                           steps_per_update=cfg.steps_per_update, repeats=_REPEATS.value,
                           max_timed_s=_MAX_TIMED_S.value, learners=learners),

@@ -23,7 +23,7 @@ def test_tiny_benchmark_writes_every_field(tmp_path):
     out = tmp_path / "bench.json"
     # mlp and rl2 take the same code path as trmrl (our train step); left out to save time.
     learners = ["env_only", "brax_ppo", "trmrl_sliding", "trmrl_window"]
-    proc = run(*TINY, f"--learners={','.join(learners)}", f"--json={out}")
+    proc = run(*TINY, f"--learners={','.join(learners)}", f"--json={out}", "--split")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert set(result) >= {"results", "ratios", "config", "hardware"}
@@ -47,6 +47,12 @@ def test_tiny_benchmark_writes_every_field(tmp_path):
     for name in ran:
         assert name in proc.stdout
     assert "trmrl_sliding_vs_env_only" in proc.stdout
+    # --split: each of ours is its physics, acting and update; the parts add up to the step.
+    assert set(result["split"]) == {"trmrl_sliding", "trmrl_window"}
+    for name, parts in result["split"].items():
+        assert parts["update_s"] > 0
+        assert parts["physics_s"] + parts["acting_s"] + parts["update_s"] == pytest.approx(
+            result["results"][name]["step_s_median"])
 
 
 @pytest.mark.parametrize("flag,message", [
