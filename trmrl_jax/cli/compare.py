@@ -155,7 +155,8 @@ def main(argv: list[str]) -> None:
     output.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.distributed import CoordinatorUnreachable, initialize
-    from trmrl_jax.train import TrainingStopped, train
+    from trmrl_jax.faults import PhysicsFault
+    from trmrl_jax.train import TrainingDiverged, TrainingStopped, train
 
     try:
         base = cli.config_from_flags()
@@ -185,8 +186,8 @@ def main(argv: list[str]) -> None:
             train(cfg)
         except TrainingStopped as e:  # The same command continues this run and does the rest.
             output.stopped(e)
-        except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
-            output.fail(e)
+        except (ConfigError, TrainingDiverged, PhysicsFault) as e:  # E.g. a checkpoint of
+            output.fail(e)  # another version, or a run that cannot go on.
         results[name] = dict(summarize_run(cfg.workdir),
                              num_params=make_learner(cfg, env).num_params())
         print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
