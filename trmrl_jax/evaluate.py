@@ -172,10 +172,13 @@ def check_faults(env: TaskDistribution, test: MetaTest, split: str, episode_leng
 
 
 def write_results(results: dict, workdir: str, title: str = "") -> None:
-    """``eval.json`` and ``adaptation.png`` (with the reference levels ``results`` holds)."""
+    """``eval.json``, ``adaptation.png`` (with the reference levels ``results`` holds) and,
+    where the distribution reports success, ``success.png``."""
     with open(os.path.join(workdir, "eval.json"), "w") as f:
         json.dump(results, f, indent=2)
     references = {"random actions" if name == "random" else name: levels
                   for name, levels in results.get("reference", {}).items()}
-    plot_adaptation({"meta-test": {k: v for k, v in results.items() if k in SPLITS}},
-                    os.path.join(workdir, "adaptation.png"), title, references)
+    splits = {"meta-test": {k: v for k, v in results.items() if k in SPLITS}}
+    plot_adaptation(splits, os.path.join(workdir, "adaptation.png"), title, references)
+    if any("success_per_episode" in v for v in splits["meta-test"].values()):
+        plot_adaptation(splits, os.path.join(workdir, "success.png"), title, metric="success")
