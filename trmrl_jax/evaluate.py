@@ -167,8 +167,9 @@ def check_faults(env: TaskDistribution, test: MetaTest, split: str, episode_leng
     steps = test.reports["fault"]  # [S, n]
     seed, task = np.argwhere(steps >= 0)[0]
     raise PhysicsFault(fault_message(
-        env, f"in the meta-test on {split} tasks (seed {first_seed + seed}); nothing was written",
-        int(task), steps.shape[1], int(steps[seed, task]), episode_length, steps.size))
+        env, f"in the meta-test on {split} tasks (seed {first_seed + seed})", int(task),
+        steps.shape[1], int(steps[seed, task]), episode_length, steps.size)
+        + "; its results were not written")
 
 
 def write_results(results: dict, workdir: str, title: str = "") -> None:
