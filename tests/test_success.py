@@ -19,6 +19,7 @@ from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.evaluate import evaluate_seeds
 from trmrl_jax.faults import PhysicsFault, fault_message
 from trmrl_jax.rollout import episode_any, first_fault
+from trmrl_jax.runlog import Progress, results_scalars, tensorboard_scalars
 from trmrl_jax.step import Run, init_state
 
 from conftest import small_config
@@ -68,6 +69,20 @@ def test_episode_success_is_any_step_and_the_first_fault_is_found():
     flags = jnp.array([[0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0.0]])
     np.testing.assert_array_equal(episode_any(flags, 3), [[1, 0], [0, 1], [0, 0]])
     np.testing.assert_array_equal(first_fault(flags), [2, 5, -1])
+
+
+def test_success_rates_have_tensorboard_names_and_a_place_in_the_progress_line():
+    row = {"update": 1, "env_steps": 384, "sps": 1000.0, "train_return": -3.0,
+           "train_success": 0.5, "train_success_per_episode": [0.25, 0.75],
+           "eval_test_returns_per_episode": [-2.0, -1.0],
+           "eval_test_success_per_episode": [0.0, 0.5]}
+    tags = tensorboard_scalars(row)
+    assert (tags["train/success"], tags["train/success/episode_2"]) == (0.5, 0.75)
+    assert (tags["eval/test/success/episode_2"], tags["eval/test/success/mean"]) == (0.5, 0.25)
+    results = {"test": {"returns_per_episode": [-2.0, -1.0], "success_per_episode": [0.0, 0.5]}}
+    assert results_scalars(results)["eval/test/success/mean"] == 0.25
+    line = Progress(small_config(), 0, interactive=False).line(1, row)
+    assert "| meta-test -1.50 | success 25% |" in line
 
 
 def test_point_nav_reports_nothing_and_logs_no_success(tiny_run):
