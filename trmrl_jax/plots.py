@@ -1,7 +1,8 @@
 """The figures every run writes, shared by ``train``, ``evaluate`` and ``compare``.
 
 ``adaptation.png``: mean return per episode of the trial, one panel per task split (their scales
-differ too much to share axes), one line per run, reference levels as dashed lines.
+differ too much to share axes), one line per run, reference levels as dashed lines;
+``success.png`` the same of the success rate, for distributions that report success.
 ``learning_curve.png`` / ``learning_curves.png``: training return and meta-test return against
 env steps, one line per run.
 """
@@ -26,12 +27,17 @@ def pyplot():
     return plt
 
 
+_YLABELS = {"returns": "mean return", "success": "success rate"}
+
+
 def plot_adaptation(runs: Mapping[str, Mapping[str, dict]], path: str, title: str = "",
-                    references: Mapping[str, Mapping[str, float]] | None = None) -> None:
-    """``runs[label][split]``: an ``eval.json`` split record (``returns_per_episode`` [K] and
-    ``returns_se_per_episode`` [K]; error bars show ``returns_ci95_per_episode`` [2, K] instead
-    when the record has it); ``references[name][split]``: a level drawn across every
-    episode (e.g. ``{"random actions": {"test": -19.0}}``)."""
+                    references: Mapping[str, Mapping[str, float]] | None = None,
+                    metric: str = "returns") -> None:
+    """``runs[label][split]``: an ``eval.json`` split record (``{metric}_per_episode`` [K] and
+    ``{metric}_se_per_episode`` [K]; error bars show ``{metric}_ci95_per_episode`` [2, K]
+    instead when the record has it); ``references[name][split]``: a level drawn across every
+    episode (e.g. ``{"random actions": {"test": -19.0}}``). ``metric``: ``returns``, or
+    ``success`` (the success rate per episode of the trial)."""
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -41,9 +47,9 @@ def plot_adaptation(runs: Mapping[str, Mapping[str, dict]], path: str, title: st
         for label, record in runs.items():
             if split not in record:
                 continue
-            y = np.asarray(record[split]["returns_per_episode"])
-            interval = record[split].get("returns_ci95_per_episode")  # Over seeds, when known.
-            yerr = (record[split]["returns_se_per_episode"] if interval is None
+            y = np.asarray(record[split][f"{metric}_per_episode"])
+            interval = record[split].get(f"{metric}_ci95_per_episode")  # Over seeds, if known.
+            yerr = (record[split][f"{metric}_se_per_episode"] if interval is None
                     else [y - np.asarray(interval[0]), np.asarray(interval[1]) - y])
             ax.errorbar(np.arange(1, len(y) + 1), y, yerr=yerr, marker="o", capsize=3,
                         label=label)
@@ -51,7 +57,7 @@ def plot_adaptation(runs: Mapping[str, Mapping[str, dict]], path: str, title: st
                                          itertools.cycle(("--", ":", "-."))):
             if split in levels:
                 ax.axhline(levels[split], color="gray", linestyle=style, label=name)
-        ax.set(title=f"{split} tasks", xlabel="episode of the trial", ylabel="mean return")
+        ax.set(title=f"{split} tasks", xlabel="episode of the trial", ylabel=_YLABELS[metric])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")

@@ -73,6 +73,7 @@ class Trajectory:
     log_prob: jax.Array  # [B, T]
     value: jax.Array  # [B, T]
     reward: jax.Array  # [B, T]
+    reports: dict[str, jax.Array]  # [B, T] each flag the distribution ``reports``, per step.
     record: Any = None  # What ``rollout``'s ``record`` read after each step, leaves [B, T, ...].
 
 
@@ -95,8 +96,10 @@ def rollout(learner: Any, trial_env: TrialEnv, params: Any, tasks: Task, keys: j
     keys: [B] one PRNG key per trial, so a trial's randomness does not depend on how the batch
     is split over devices. The carry starts empty and is kept for the whole trial
     (``learner.end_episode`` at each boundary). deterministic: the policy's most likely action.
-    record: as in ``trial_scan`` (e.g. the observation after each step, for a replay buffer).
+    record: as in ``trial_scan`` (e.g. the observation after each step, for a replay buffer);
+    the flags the distribution ``reports`` are recorded beside it, and nothing else.
     """
+    names = trial_env.env.reports
     split = jax.vmap(jax.random.split)(keys)  # [B, 2, key]
     ts = jax.vmap(trial_env.reset)(split[:, 0], tasks)
 
@@ -110,10 +113,12 @@ def rollout(learner: Any, trial_env: TrialEnv, params: Any, tasks: Task, keys: j
     _, steps = trial_scan(
         trial_env, act, (learner.initial_carry(keys.shape[0], carry_keys(keys)), split[:, 1]), ts,
         end_episode=lambda carry, obs: (learner.end_episode(params, carry[0], obs), carry[1]),
-        record=record)
+        record=lambda ts: ({name: ts.env_state.metrics[name] for name in names},
+                           None if record is None else record(ts)))
     log_prob, value = steps.aux
+    reports, seen = steps.record
     return Trajectory(obs=steps.obs, action=steps.action, log_prob=log_prob, value=value,
-                      reward=steps.reward, record=steps.record)
+                      reward=steps.reward, reports=reports, record=seen)
 
 
 def uniform_actions(trial_env: TrialEnv, tasks: Task, keys: jax.Array) -> TrialSteps:
@@ -139,3 +144,16 @@ def uniform_actions(trial_env: TrialEnv, tasks: Task, keys: jax.Array) -> TrialS
 def episode_returns(reward: jax.Array, episode_length: int) -> jax.Array:
     """[B, E * H] rewards -> [B, E] undiscounted return of each episode."""
     return reward.reshape(reward.shape[0], -1, episode_length).sum(-1)
+
+
+def episode_any(flag: jax.Array, episode_length: int) -> jax.Array:
+    """[B, E * H] per-step flags -> [B, E] 1.0 where any step of the episode has it (Meta-World's
+    success of an episode)."""
+    return flag.reshape(flag.shape[0], -1, episode_length).max(-1)
+
+
+def first_fault(fault: jax.Array) -> jax.Array:
+    """[B, T] per-step fault flags -> [B] int32 step of the trial (0-based) of each trial's
+    first fault, -1 where none: where the run's message points."""
+    return jnp.where(jnp.any(fault > 0, axis=-1), jnp.argmax(fault > 0, axis=-1), -1
+                     ).astype(jnp.int32)

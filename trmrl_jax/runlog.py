@@ -14,11 +14,21 @@ from trmrl_jax.config import Config
 from trmrl_jax.envs import SPLITS
 from trmrl_jax.plots import plot_learning_curves
 
+_GUARDS = ("finite", "fault_at")  # What the host loop checks, not what it logs.
+# A row's per-episode curves -> their TensorBoard prefix (``eval/test/episode_2``); the
+# meta-test's also get their mean over episodes (``eval/test/mean``).
+_CURVES = {"train_return_per_episode": "train/return",
+           "train_success_per_episode": "train/success",
+           "eval_test_returns_per_episode": "eval/test",
+           "eval_test_success_per_episode": "eval/test/success"}
+_SCALARS = {"train_return": "train/return", "train_success": "train/success"}
+
 
 def seed_scalars(metrics: dict) -> tuple[dict, dict]:
     """Seed-stacked metrics -> (means over seeds, per-seed lists)."""
-    mean = {k: np.mean(v, axis=0).tolist() for k, v in metrics.items() if k != "finite"}
-    return mean, {k: np.asarray(v).tolist() for k, v in metrics.items() if k != "finite"}
+    logged = {k: v for k, v in metrics.items() if k not in _GUARDS}
+    return ({k: np.mean(v, axis=0).tolist() for k, v in logged.items()},
+            {k: np.asarray(v).tolist() for k, v in logged.items()})
 
 
 def tensorboard_scalars(row: dict) -> dict[str, float]:
@@ -28,18 +38,17 @@ def tensorboard_scalars(row: dict) -> dict[str, float]:
     for key, value in row.items():
         if key in ("update", "env_steps"):
             continue
-        if key == "train_return_per_episode":
-            out.update({f"train/return/episode_{i + 1}": v for i, v in enumerate(value)})
-        elif key == "eval_test_returns_per_episode":
-            out.update({f"eval/test/episode_{i + 1}": v for i, v in enumerate(value)})
-            out["eval/test/mean"] = float(np.mean(value))
+        if key in _CURVES:
+            out.update({f"{_CURVES[key]}/episode_{i + 1}": v for i, v in enumerate(value)})
+            if key.startswith("eval_"):
+                out[f"{_CURVES[key]}/mean"] = float(np.mean(value))
         elif key == "eval_test_return_per_seed":
             out.update({f"eval/test/seed_{s}": v for s, v in enumerate(value)})
         elif key == "per_seed":
             out.update({f"per_seed/{name}/seed_{s}": v for name, values in value.items()
                         if np.ndim(values) == 1 for s, v in enumerate(values)})
         elif isinstance(value, (int, float)):
-            out["train/return" if key == "train_return" else key] = value
+            out[_SCALARS.get(key, key)] = value
         elif isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
             out.update({f"{key}/{i}": v for i, v in enumerate(value)})
     return out
@@ -47,7 +56,8 @@ def tensorboard_scalars(row: dict) -> dict[str, float]:
 
 def results_scalars(results: dict) -> dict[str, float]:
     """An ``eval.json`` dict -> ``eval/{split}/episode_{k}``, ``eval/{split}/mean`` and, with
-    several seeds, ``eval/{split}/seed_{s}`` (each seed's mean over episodes)."""
+    several seeds, ``eval/{split}/seed_{s}`` (each seed's mean over episodes); where it has
+    success rates, ``eval/{split}/success/episode_{k}`` and ``eval/{split}/success/mean``."""
     out: dict[str, float] = {}
     for split in SPLITS:
         if split not in results:
@@ -55,6 +65,10 @@ def results_scalars(results: dict) -> dict[str, float]:
         curve = results[split]["returns_per_episode"]
         out.update({f"eval/{split}/episode_{i + 1}": v for i, v in enumerate(curve)})
         out[f"eval/{split}/mean"] = float(np.mean(curve))
+        success = results[split].get("success_per_episode", [])
+        out.update({f"eval/{split}/success/episode_{i + 1}": v for i, v in enumerate(success)})
+        if success:
+            out[f"eval/{split}/success/mean"] = float(np.mean(success))
         for s, seed in enumerate(results.get("per_seed", [])):
             out[f"eval/{split}/seed_{s}"] = float(np.mean(seed[split]["returns_per_episode"]))
     for name, levels in results.get("reference", {}).items():
@@ -182,6 +196,8 @@ class Progress:
                  f"{row['sps']:,.0f} steps/s", f"return {row['train_return']:.2f}"]
         if "eval_test_returns_per_episode" in row:
             parts.append(f"meta-test {np.mean(row['eval_test_returns_per_episode']):.2f}")
+        if "eval_test_success_per_episode" in row:
+            parts.append(f"success {np.mean(row['eval_test_success_per_episode']):.0%}")
         if "compile_s" in row:
             parts.append(f"compile {row['compile_s']:.0f} s")
         return " | ".join(parts + [f"ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}"])

@@ -30,22 +30,25 @@ def bootstrap_interval(values: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray
     return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
 
 
-def per_episode(returns: np.ndarray) -> dict:
-    """Returns [n, K] (n tasks or n seeds, K episodes) -> mean, standard deviation and standard
-    error of each episode over the n rows: the one place these are computed."""
-    returns = np.asarray(returns, np.float64)
-    n = returns.shape[0]
-    std = returns.std(0, ddof=1) if n > 1 else np.zeros(returns.shape[1])
-    return {"returns_per_episode": returns.mean(0).tolist(),
-            "returns_std_per_episode": std.tolist(),
-            "returns_se_per_episode": (std / np.sqrt(n)).tolist()}
+def per_episode(values: np.ndarray, name: str = "returns") -> dict:
+    """Values [n, K] (n tasks or n seeds, K episodes; returns, or success as 0/1) -> mean,
+    standard deviation and standard error of each episode over the n rows, as
+    ``{name}_per_episode``, ``{name}_std_per_episode`` and ``{name}_se_per_episode``: the one
+    place these are computed."""
+    values = np.asarray(values, np.float64)
+    n = values.shape[0]
+    std = values.std(0, ddof=1) if n > 1 else np.zeros(values.shape[1])
+    return {f"{name}_per_episode": values.mean(0).tolist(),
+            f"{name}_std_per_episode": std.tolist(),
+            f"{name}_se_per_episode": (std / np.sqrt(n)).tolist()}
 
 
-def summarize_seeds(curves: np.ndarray) -> dict:
+def summarize_seeds(curves: np.ndarray, name: str = "returns") -> dict:
     """Per-seed curves [S, K] -> ``per_episode`` over seeds and the 95 % interval of each
-    episode's mean."""
+    episode's mean (``{name}_ci95_per_episode``)."""
     low, high = bootstrap_interval(curves)
-    return dict(per_episode(curves), returns_ci95_per_episode=[low.tolist(), high.tolist()],
+    return dict(per_episode(curves, name), **{f"{name}_ci95_per_episode": [low.tolist(),
+                                                                          high.tolist()]},
                 num_seeds=len(curves))
 
 

@@ -6,6 +6,7 @@ independent runs side by side, the state is donated, and one compilation serves 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, TypeVar
 
 import jax
@@ -48,10 +49,36 @@ class Run:
 
     @classmethod
     def create(cls, cfg: Config) -> "Run":
+        """The run's distribution is sized for the worlds one update steps per device."""
         mesh = make_mesh(cfg.num_devices)
         validate(cfg, mesh.size)
-        env = envs.make(cfg.env, backend=cfg.backend)
+        env = envs.make(cfg.env, backend=cfg.backend, worlds=worlds_per_call(cfg, mesh.size))
         return cls(cfg=cfg, env=env, learner=make_learner(cfg, env), mesh=mesh)
+
+    @property
+    def worlds(self) -> int:
+        """The worlds one call of the compiled step steps on one device."""
+        return worlds_per_call(self.cfg, self.mesh.size)
+
+    def learner_for(self, worlds: int) -> Learner:
+        """The run's learner on a distribution sized for ``worlds`` per call (the meta-test's
+        batch): the run's own where the distribution takes any batch (``env.worlds`` None) or
+        that one, else one built for it once per run config and size, so repeated meta-tests
+        reuse one compilation."""
+        if self.env.worlds in (None, worlds):
+            return self.learner
+        return _sized_learner(self.cfg, worlds)
+
+
+def worlds_per_call(cfg: Config, devices: int) -> int:
+    """Every seed's share of the tasks on one device: ``vmap`` over seeds and tasks hands a
+    simulator one batch of this many worlds per step."""
+    return cfg.num_seeds * cfg.num_tasks // devices
+
+
+@functools.lru_cache(maxsize=8)
+def _sized_learner(cfg: Config, worlds: int) -> Learner:
+    return make_learner(cfg, envs.make(cfg.env, backend=cfg.backend, worlds=worlds))
 
 
 def init_state(run: Run) -> State:

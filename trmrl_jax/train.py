@@ -19,6 +19,7 @@ from trmrl_jax.checkpoint import Checkpointer
 from trmrl_jax.config import Config
 from trmrl_jax.distributed import initialize, is_primary
 from trmrl_jax.evaluate import evaluate_seeds, write_results
+from trmrl_jax.faults import PhysicsFault, fault_message
 from trmrl_jax.learners import State
 from trmrl_jax.runlog import (
     MetricsLog,
@@ -48,9 +49,12 @@ def _eval_row(run: Run, state: State) -> dict:
     """A meta-test on test tasks during training: the points of a learning curve."""
     res = evaluate_seeds(run, jax.device_get(state), num_tasks=run.cfg.eval_tasks,
                          episodes_per_trial=run.cfg.eval_episodes, splits=("test",))
-    return {"eval_test_returns_per_episode": res["test"]["returns_per_episode"],
-            "eval_test_return_per_seed": [float(np.mean(r["test"]["returns_per_episode"]))
-                                          for r in res.get("per_seed", [res])]}
+    row = {"eval_test_returns_per_episode": res["test"]["returns_per_episode"],
+           "eval_test_return_per_seed": [float(np.mean(r["test"]["returns_per_episode"]))
+                                         for r in res.get("per_seed", [res])]}
+    if "success_per_episode" in res["test"]:
+        row["eval_test_success_per_episode"] = res["test"]["success_per_episode"]
+    return row
 
 
 def _diverged(cfg: Config, update: int, finite: np.ndarray, last_saved: int, where: str) -> str:
@@ -62,6 +66,18 @@ def _diverged(cfg: Config, update: int, finite: np.ndarray, last_saved: int, whe
     return (f"loss or parameters became non-finite at update {update} "
             f"(env step {update * cfg.steps_per_update}) for {which}; the last good checkpoint "
             f"(update {last_saved}) is kept in {where}")
+
+
+def _faulted(run: Run, update: int, fault_at: np.ndarray, last_saved: int, where: str) -> str:
+    """The physics-fault message of an update, from its ``fault_at`` [S] (``trial * T + step``
+    of the first fault of each seed, -1: none; ``learners.base.fault_index``)."""
+    cfg = run.cfg
+    seed = int(np.flatnonzero(np.asarray(fault_at) >= 0)[0])
+    trial, step = divmod(int(fault_at[seed]), cfg.trial_length)
+    return (fault_message(run.env, f"at update {update} (env step {update * cfg.steps_per_update})"
+                          f" for seed {cfg.seed + seed}", trial, cfg.num_tasks, step,
+                          cfg.episode_length, run.worlds)
+            + f"; the last good checkpoint (update {last_saved}) is kept in {where}")
 
 
 def _stopped(signal_name: str, when: str, last_saved: int, where: str) -> TrainingStopped:
@@ -81,7 +97,8 @@ def run_training(run: Run, *, progress: bool = True, callbacks: Sequence[Callbac
     ``State`` (leaves [num_seeds, ...]).
 
     Raises ``TrainingStopped`` after SIGTERM/SIGINT (checkpoint written, logs flushed, no
-    meta-test) and ``TrainingDiverged`` when a seed's loss or parameters stop being finite.
+    meta-test), ``TrainingDiverged`` when a seed's loss or parameters stop being finite, and
+    ``faults.PhysicsFault`` when the physics flagged a step (the update's results are dropped).
     """
     cfg = run.cfg
     check_workdir(cfg)
@@ -125,6 +142,9 @@ def _train(run: Run, stop: StopSignals, progress: bool, callbacks: Sequence[Call
             new_state, metrics = step(state)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t
+            if np.any(metrics.get("fault_at", -1) >= 0):  # Before the loss it may have spoiled.
+                raise PhysicsFault(_faulted(run, update, metrics["fault_at"], last_saved,
+                                            ckpt.directory))
             if not np.all(metrics["finite"]):
                 raise TrainingDiverged(_diverged(cfg, update, metrics["finite"], last_saved,
                                                  ckpt.directory))

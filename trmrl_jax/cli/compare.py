@@ -1,5 +1,5 @@
 """Train several agents (or TrMRL window sizes) on the same distribution, budget and seeds,
-meta-test each, and write the results tables and two figures.
+meta-test each, and write the results tables and the figures.
 
     python -m experiments.compare --preset=quickstart --agents=trmrl,rl2,mlp,oracle --seeds=3 \
         --workdir=runs/compare_point_nav
@@ -8,9 +8,10 @@ meta-test each, and write the results tables and two figures.
 
 Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
 variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD
-curves of every variant), reward_per_step.png (mean reward at every step of the trial, with its
-interval over seeds) and learning_curves.png (meta-test return against env steps, mean and
-spread over seeds).
+curves of every variant), success.png (the same of the success rate, where the distribution
+reports success, as Meta-World's), reward_per_step.png (mean reward at every step of the trial,
+with its interval over seeds) and learning_curves.png (meta-test return against env steps, mean
+and spread over seeds).
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ def training_seconds(rows: list[dict]) -> float:
     return total + last
 
 
+def over_seeds(ev: dict, per_seed: list[dict], split: str, name: str
+               ) -> tuple[dict, np.ndarray]:
+    """``name`` (``returns`` or ``success``) of ``split`` in an ``eval.json``: its mean over
+    seeds with the 95 % interval (``summarize_seeds``), and the per-seed curves [S, K]. With one
+    seed the standard error is the run's own, over tasks: one seed gives no spread."""
+    curves = np.asarray([r[split][f"{name}_per_episode"] for r in per_seed])
+    out = summarize_seeds(curves, name)
+    if len(curves) == 1:
+        out[f"{name}_se_per_episode"] = ev[split][f"{name}_se_per_episode"]
+    return out, curves
+
+
 def summarize_run(workdir: str) -> dict:
     with open(os.path.join(workdir, "eval.json")) as f:
         ev = json.load(f)
@@ -85,12 +98,12 @@ def summarize_run(workdir: str) -> dict:
     for split in ("train", "test", "ood"):
         if split not in ev:
             continue
-        curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
-        out[split] = summarize_seeds(curves)
-        if len(curves) == 1:  # One seed: the spread over tasks is all there is.
-            out[split]["returns_se_per_episode"] = ev[split]["returns_se_per_episode"]
+        out[split], curves = over_seeds(ev, per_seed, split, "returns")
         out[split]["se_over"] = "seeds" if len(curves) > 1 else "tasks"
         out[split]["per_seed"] = curves.tolist()
+        if "success_per_episode" in ev[split]:
+            success, rates = over_seeds(ev, per_seed, split, "success")
+            out[split].update(success, success_per_seed=rates.tolist())
         out[split]["reward_per_step"] = ev[split]["reward_per_step"]  # Pooled over seeds.
         steps = np.asarray([r[split]["reward_per_step"] for r in per_seed])  # [S, T]
         out[split]["reward_per_step_ci95"] = [b.tolist() for b in bootstrap_interval(steps)]
@@ -103,9 +116,18 @@ def summarize_run(workdir: str) -> dict:
     return out
 
 
+def cells(record: dict, name: str) -> str:
+    """``mean [low, high]`` of each episode of ``name`` (``returns`` or ``success``)."""
+    low, high = record[f"{name}_ci95_per_episode"]
+    return " | ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
+                      zip(record[f"{name}_per_episode"], low, high))
+
+
 def markdown(results: dict, command: str, physics: str | None = None) -> str:
     """The results tables: one per split, the mean over seeds of each episode with its 95 %
     bootstrap interval over seeds, and how many seeds adapt and hold (``adapts_and_holds``);
+    where the runs report success, a second table per split of the success rate per episode
+    (the fraction of tasks whose episode succeeded), with its interval over seeds.
     ``physics``: the simulator the runs used, named above the tables."""
     out = [f"Command: `{command}`", ""] + ([f"Physics: {physics}", ""] if physics else [])
     for split in ("test", "ood", "train"):
@@ -118,22 +140,28 @@ def markdown(results: dict, command: str, physics: str | None = None) -> str:
                 f"| run | {head} | adapt and hold | params | env steps | seeds | train s |",
                 "|---|" + "---|" * (episodes + 5)]
         for name, r in rows.items():
-            low, high = r["returns_ci95_per_episode"]
-            cells = " | ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
-                               zip(r["returns_per_episode"], low, high))
             res = results[name]
-            out.append(f"| {name} | {cells} | {sum(r['adapt_and_hold'])} of "
+            out.append(f"| {name} | {cells(r, 'returns')} | {sum(r['adapt_and_hold'])} of "
                        f"{len(r['adapt_and_hold'])} | {res['num_params']:,} | "
                        f"{res['env_steps']:,} | {res['num_seeds']} | "
                        f"{res['train_time_s']:.0f} |")
         out.append("")
+        rates = {name: r for name, r in rows.items() if "success_per_episode" in r}
+        if rates:
+            out += [f"{split} tasks, success rate per episode (mean over seeds [95 % "
+                    "interval]):", "", f"| run | {head} | seeds |",
+                    "|---|" + "---|" * (episodes + 1)]
+            out += [f"| {name} | {cells(r, 'success')} | {results[name]['num_seeds']} |"
+                    for name, r in rates.items()]
+            out.append("")
     return "\n".join(out)
 
 
-def plot(results: dict, runs: dict, root: str, title: str) -> None:
+def plot(results: dict, runs: dict, root: str, title: str) -> list[str]:
     """adaptation.png (test and OOD curves of every variant, with the random-action level),
-    reward_per_step.png (the mean reward at every step of the trial) and learning_curves.png
-    (training and meta-test return against env steps)."""
+    success.png (the same of the success rate, where the runs report it), reward_per_step.png
+    (the mean reward at every step of the trial) and learning_curves.png (training and
+    meta-test return against env steps). Returns the names of the figures written."""
     from trmrl_jax.plots import plot_adaptation, plot_learning_curves, plot_reward_per_step
 
     first = next(iter(runs.values()))
@@ -142,6 +170,10 @@ def plot(results: dict, runs: dict, root: str, title: str) -> None:
     curves = {name: {s: r[s] for s in ("test", "ood") if s in r} for name, r in results.items()}
     plot_adaptation(curves, os.path.join(root, "adaptation.png"), title,
                     {f"{name} actions": levels for name, levels in reference.items()})
+    written = ["adaptation.png"]
+    if any("success_per_episode" in r for c in curves.values() for r in c.values()):
+        plot_adaptation(curves, os.path.join(root, "success.png"), title, metric="success")
+        written.append("success.png")
     plot_reward_per_step(curves, first.episode_length,
                          os.path.join(root, "reward_per_step.png"), title)
     rows = {}
@@ -149,13 +181,15 @@ def plot(results: dict, runs: dict, root: str, title: str) -> None:
         with open(os.path.join(cfg.workdir, "metrics.jsonl")) as f:
             rows[name] = [json.loads(line) for line in f if line.strip()]
     plot_learning_curves(rows, os.path.join(root, "learning_curves.png"), title)
+    return written + ["reward_per_step.png", "learning_curves.png"]
 
 
 def main(argv: list[str]) -> None:
     output.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.distributed import CoordinatorUnreachable, initialize
-    from trmrl_jax.train import TrainingStopped, train
+    from trmrl_jax.faults import PhysicsFault
+    from trmrl_jax.train import TrainingDiverged, TrainingStopped, train
 
     try:
         base = cli.config_from_flags()
@@ -185,20 +219,19 @@ def main(argv: list[str]) -> None:
             train(cfg)
         except TrainingStopped as e:  # The same command continues this run and does the rest.
             output.stopped(e)
-        except ConfigError as e:  # E.g. a workdir holding a checkpoint of another version.
-            output.fail(e)
+        except (ConfigError, TrainingDiverged, PhysicsFault) as e:  # E.g. a checkpoint of
+            output.fail(e)  # another version, or a run that cannot go on.
         results[name] = dict(summarize_run(cfg.workdir),
                              num_params=make_learner(cfg, env).num_params())
         print(f"{name}: test {np.round(results[name]['test']['returns_per_episode'], 2)}")
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "results.json"), "w") as f:
         json.dump({"env": base.env, "backend": physics, "results": results}, f, indent=2)
-    plot(results, runs, root, base.env)
+    figures = plot(results, runs, root, base.env)
     with open(os.path.join(root, "results.md"), "w") as f:
         f.write(markdown(results, "python -m experiments.compare " + shlex.join(sys.argv[1:]),
                          physics))
-    print(f"results in {root}/results.json, results.md, adaptation.png, reward_per_step.png, "
-          "learning_curves.png")
+    print(f"results in {root}/results.json, results.md, {', '.join(figures)}")
 
 
 def run() -> None:

@@ -73,6 +73,7 @@ def main(argv: list[str]) -> None:
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.envs import SPLITS
     from trmrl_jax.evaluate import evaluate_seeds, write_results
+    from trmrl_jax.faults import PhysicsFault
     from trmrl_jax.step import Run
     from trmrl_jax.workdir import read_config, restore_or_init
 
@@ -102,9 +103,12 @@ def main(argv: list[str]) -> None:
         ckpt.close()
     except ConfigError as e:
         output.fail(e)
-    results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value,
-                             episodes_per_trial=_EPISODES.value, splits=tuple(_SPLITS.value),
-                             references=True)
+    try:
+        results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value,
+                                 episodes_per_trial=_EPISODES.value,
+                                 splits=tuple(_SPLITS.value), references=True)
+    except PhysicsFault as e:
+        output.fail(e)
     results["reference"].update(others)
     out = _OUT.value or workdir
     os.makedirs(out, exist_ok=True)

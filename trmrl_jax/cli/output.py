@@ -34,11 +34,15 @@ def print_config(cfg: Config) -> None:
 
 
 def print_meta_test(results: dict) -> None:
-    """One line per split of an ``eval.json``-style dict: the mean return of each episode."""
+    """One line per split of an ``eval.json``-style dict: the mean return of each episode, and
+    its success rate where the distribution reports success."""
     for split in ("train", "test", "ood"):
         if split in results:
             curve = ", ".join(f"{r:.2f}" for r in results[split]["returns_per_episode"])
             print(f"meta-test {split:5s} return per episode: {curve}")
+            if "success_per_episode" in results[split]:
+                rates = ", ".join(f"{r:.2f}" for r in results[split]["success_per_episode"])
+                print(f"meta-test {split:5s} success per episode: {rates}")
 
 
 def start_process() -> None:

@@ -8,8 +8,9 @@ Writes config.json, metrics.jsonl, tensorboard/, checkpoints/ (orbax, whole trai
 eval.json, adaptation.png and learning_curve.png into --workdir; resumes when the workdir holds
 a checkpoint.
 
-Exit status: 0 done; 2 input refused or training diverged (one line on stderr); 75 stopped by
-SIGTERM or SIGINT after checkpointing (the same command continues the run).
+Exit status: 0 done; 2 input refused, training diverged or the physics faulted (one line on
+stderr); 75 stopped by SIGTERM or SIGINT after checkpointing (the same command continues the
+run).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main(argv: list[str]) -> None:
     output.start_process()
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.distributed import CoordinatorUnreachable, initialize, make_mesh
+    from trmrl_jax.faults import PhysicsFault
     from trmrl_jax.train import TrainingDiverged, TrainingStopped, train
     from trmrl_jax.workdir import check_workdir
 
@@ -39,7 +41,7 @@ def main(argv: list[str]) -> None:
         train(cfg, callbacks=[logger] if logger else [])
     except TrainingStopped as e:
         output.stopped(e)
-    except (ConfigError, TrainingDiverged) as e:
+    except (ConfigError, TrainingDiverged, PhysicsFault) as e:
         output.fail(e)
     except CoordinatorUnreachable as e:
         output.fail(e)

@@ -32,6 +32,13 @@ class TaskDistribution(abc.ABC):
     has_ood: bool = True  # False: no task lies outside the train range (meta-test skips ood).
     backend: str | None = None  # The physics that simulates it (``Config.backend``); None: none.
     backends: tuple[str, ...] | None = None  # The values ``backend`` may take; None: no physics.
+    # Per-step flags (1.0 or 0.0) the state's ``metrics`` carry under these names, which the
+    # rollout records: ``success`` (an episode succeeds if any of its steps does, as Meta-World
+    # reports it) and ``fault`` (the physics went wrong: the run stops). () records nothing.
+    reports: tuple[str, ...] = ()
+    # The most worlds one vmapped call may step, for a simulator whose buffers are sized for its
+    # batch (``make(name, worlds=...)``); None: any batch.
+    worlds: int | None = None
 
     @abc.abstractmethod
     def sample_task(self, key: jax.Array, split: str) -> Task:

@@ -23,7 +23,7 @@ from trmrl_jax.distributed import AXIS
 from trmrl_jax.envs import Observation, TaskDistribution, TrialEnv
 from trmrl_jax.networks.heads import PolicyOutput
 from trmrl_jax.normalization import RunningStats
-from trmrl_jax.rollout import Trajectory, episode_returns, rollout
+from trmrl_jax.rollout import Trajectory, episode_any, episode_returns, first_fault, rollout
 
 Carry = Any
 State = Any  # A learner's train state: a flax struct with ``params`` and an int32 ``update``.
@@ -115,16 +115,37 @@ def observed_stats(stats: RunningStats, obs: jax.Array) -> RunningStats:
     return stats.merge(count, total, total_sq)
 
 
-def update_metrics(metrics: dict, params: Any, reward: jax.Array, episode_length: int
-                   ) -> dict:
+def update_metrics(metrics: dict, params: Any, reward: jax.Array, reports: dict[str, jax.Array],
+                   episode_length: int) -> dict:
     """An update's metrics as the host loop reads them: ``metrics`` (scalars of the optimiser
     steps, with ``loss``) and the training return (mean, and per episode of reward [B, E * H])
     averaged over devices, and ``finite`` (int32, 0 once the loss or ``params`` stop being
-    finite on any device)."""
+    finite on any device). ``reports``: the trials' per-step flags [B, E * H]
+    (``Trajectory.reports``); with ``success``, ``train_success`` (mean, and per episode: the
+    fraction of trials whose episode succeeded); with ``fault``, ``fault_at`` (``fault_index``)."""
     returns = episode_returns(reward, episode_length).mean(0)  # [E]
     finite = jnp.isfinite(metrics["loss"]) & jnp.all(jnp.stack(
         [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
+    success = {}
+    if "success" in reports:
+        rate = episode_any(reports["success"], episode_length).mean(0)  # [E]
+        success = {"train_success": rate.mean(), "train_success_per_episode": rate}
     metrics = jax.lax.pmean(dict(metrics, train_return=returns.mean(),
-                                 train_return_per_episode=returns), AXIS)
+                                 train_return_per_episode=returns, **success), AXIS)
     metrics["finite"] = jax.lax.pmin(finite.astype(jnp.int32), AXIS)
+    if "fault" in reports:
+        metrics["fault_at"] = fault_index(reports["fault"])
     return metrics
+
+
+def fault_index(fault: jax.Array) -> jax.Array:
+    """This device's share (inside ``shard_map``) of the per-step fault flags [B_local, T] ->
+    int32 [] ``trial * T + step`` of the first fault of the lowest trial of the whole batch
+    (``trial``: its global index, as ``collect_trials`` numbers them), -1 where none: one number
+    per seed tells the host where the physics went wrong."""
+    local, length = fault.shape
+    step = first_fault(fault)  # [B_local]
+    trial = jax.lax.axis_index(AXIS) * local + jnp.arange(local)
+    none = jnp.iinfo(jnp.int32).max
+    at = jax.lax.pmin(jnp.min(jnp.where(step >= 0, trial * length + step, none)), AXIS)
+    return jnp.where(at == none, -1, at)

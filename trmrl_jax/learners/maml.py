@@ -218,7 +218,7 @@ class MAML(Learner):
                              target=jnp.zeros_like(adv[:, h:]))
             params, opt_state, metrics = run_epochs(cfg, step, state.params, state.opt_state,
                                                     batch, epoch_key, cfg.target_kl > 0)
-            metrics = update_metrics(metrics, params, traj.reward, h)
+            metrics = update_metrics(metrics, params, traj.reward, traj.reports, h)
             return state.replace(params=params, opt_state=opt_state, key=key,
                                  obs_stats=observed_stats(state.obs_stats, traj.obs.obs),
                                  update=state.update + 1), metrics

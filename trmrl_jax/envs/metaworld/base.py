@@ -82,10 +82,12 @@ class MetaWorldTask(TaskDistribution):
     default_episode_length = 500  # SawyerXYZEnv.max_path_length.
     has_ood = False
     backends = sawyer.BACKENDS
+    reports = ("success", "fault")
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         self.backend = backend or sawyer.default_backend()
         self.physics = sawyer.make(self.scene, self.backend, worlds)
+        self.worlds = self.physics.worlds
         self.task_size = len(self.rand_low)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}

@@ -48,7 +48,7 @@ from trmrl_jax.learners.pearl.losses import pearl_loss
 from trmrl_jax.learners.pearl.networks import Networks, Posterior, context_features
 from trmrl_jax.learners.pearl.replay import TaskBuffers, Transitions
 from trmrl_jax.networks.heads import PolicyOutput
-from trmrl_jax.rollout import rollout
+from trmrl_jax.rollout import Trajectory, rollout
 
 
 @struct.dataclass
@@ -133,11 +133,10 @@ class PEARL(Learner):
             """This device's share (``size`` rows) of a global batch [size * devices, ...]."""
             return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(AXIS) * size, size)
 
-        def collect(state: TrainState, key: jax.Array
-                    ) -> tuple[TrainState, jax.Array]:
+        def collect(state: TrainState, key: jax.Array) -> tuple[TrainState, Trajectory]:
             """One trial on each of ``num_tasks`` training tasks, written into their buffers
-            (every device writes every device's trials) -> (state, this device's rewards
-            [local_tasks, T])."""
+            (every device writes every device's trials) -> (state, this device's trials, leaves
+            [local_tasks, T, ...])."""
             task_key, trial_key = jax.random.split(key)
             ids = jax.random.randint(task_key, (cfg.num_tasks,), 0, cfg.pearl_train_tasks)
             tasks = jax.tree.map(lambda x: x[local_slice(ids, local_tasks)], state.tasks)
@@ -149,7 +148,7 @@ class PEARL(Learner):
             chex.assert_shape(steps.reward, (local_tasks, cfg.trial_length))
             every = jax.lax.all_gather(steps, AXIS, tiled=True)  # [num_tasks, T, ...]
             return state.replace(replay=state.replay.add(ids, every),
-                                 context=state.context.add(ids, every)), traj.reward
+                                 context=state.context.add(ids, every)), traj
 
         def grad_step(state: TrainState, key: jax.Array) -> tuple[TrainState, dict]:
             """One gradient step on a meta-batch of tasks that hold data; each device takes
@@ -177,11 +176,12 @@ class PEARL(Learner):
 
         def update(state: TrainState) -> tuple[TrainState, dict]:
             key, collect_key, train_key = jax.random.split(state.key, 3)
-            state, reward = collect(state, collect_key)
+            state, traj = collect(state, collect_key)
             state, metrics = jax.lax.scan(grad_step, state,
                                           jax.random.split(train_key, cfg.pearl_grad_steps))
             metrics = jax.tree.map(jnp.mean, metrics)  # Means over the gradient steps.
-            metrics = update_metrics(metrics, state.params, reward, cfg.episode_length)
+            metrics = update_metrics(metrics, state.params, traj.reward, traj.reports,
+                                     cfg.episode_length)
             return state.replace(key=key, update=state.update + 1), metrics
 
         return update

@@ -136,7 +136,7 @@ class PPO(Learner):
                                                   epoch_key)
 
             metrics = update_metrics(dict(metrics, value=traj.value.mean()), params,
-                                     traj.reward, cfg.episode_length)
+                                     traj.reward, traj.reports, cfg.episode_length)
             new_state = TrainState(params=params, opt_state=opt_state,
                                    obs_stats=observed_stats(state.obs_stats, traj.obs.obs),
                                    key=key, update=state.update + 1)

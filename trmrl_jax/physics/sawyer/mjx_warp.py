@@ -43,7 +43,7 @@ class Warp(Sawyer):
         super().__init__(scene)
         m, s = self.mujoco_model, self.settled
         self.model = mjx.put_model(m, impl="warp")
-        self.naconmax, self.njmax = NACON_PER_WORLD * worlds, njmax
+        self.naconmax, self.njmax, self.worlds = NACON_PER_WORLD * worlds, njmax, worlds
         self._settled = {name: np.asarray(getattr(s, name), np.float32) for name in (
             "qpos", "qvel", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart", "time")}
         self._mocap_quat = np.asarray(MOCAP_QUAT[None], np.float32)

@@ -143,6 +143,7 @@ class Sawyer(abc.ABC):
     """
 
     model: Any
+    worlds: int | None = None  # The batch its buffers are sized for (None: any batch).
 
     def __init__(self, scene: Scene):
         self.scene = scene
