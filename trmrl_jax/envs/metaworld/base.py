@@ -129,9 +129,10 @@ class MetaWorldTask(TaskDistribution):
         """[<= 14] the objects' positions and quaternions (Meta-World's order)."""
 
     @abc.abstractmethod
-    def evaluate(self, frame: sawyer.Frame, action: jax.Array, task: Task
+    def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
-        """(reward, success) of the step that reached ``frame``: ``evaluate_state``."""
+        """(reward, success) of the step that reached ``frame`` and observed ``obs`` [39]
+        (clipped, as Meta-World's ``evaluate_state`` reads it) after ``action`` [4]."""
 
     def current(self, frame: sawyer.Frame) -> jax.Array:
         """[18] this step's half of the observation (``_get_curr_obs_combined_no_goal``)."""
@@ -155,7 +156,7 @@ class MetaWorldTask(TaskDistribution):
         sim = self.physics.step(state.pipeline_state, action, self.physics.model)
         obs = jnp.concatenate([self.current(sim.frame), state.obs[:18], jnp.zeros(3)])
         obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
-        reward, success = self.evaluate(sim.frame, action, task)
+        reward, success = self.evaluate(obs, sim.frame, action, task)
         fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
         return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
                              metrics={"success": success.astype(jnp.float32),
