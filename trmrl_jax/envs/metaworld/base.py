@@ -70,8 +70,8 @@ class MetaWorldTask(TaskDistribution):
 
     Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw),
     ``rand_low``/``rand_high`` (the ``rand_vec`` box), and define ``placed`` (the scene's
-    placements of a task), ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and
-    success); ``accept`` where Meta-World redraws some vectors.
+    placements of a task), ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's
+    reward and success); ``accept`` where Meta-World redraws some vectors.
     """
 
     scene: sawyer.Scene
@@ -123,6 +123,11 @@ class MetaWorldTask(TaskDistribution):
     @abc.abstractmethod
     def placed(self, task: Task) -> jax.Array:
         """[len(scene.placed_qpos)] the qpos entries ``task`` sets at reset."""
+
+    @abc.abstractmethod
+    def goal(self, task: Task) -> jax.Array:
+        """[3] where ``task``'s goal lies (``_target_pos``; Meta-World draws its ``goal`` site
+        there)."""
 
     @abc.abstractmethod
     def objects(self, frame: sawyer.Frame) -> jax.Array:

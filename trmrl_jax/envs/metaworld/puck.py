@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import MetaWorldTask, quat_from_xmat
 from trmrl_jax.physics import sawyer
 
@@ -54,6 +55,9 @@ class PuckTask(MetaWorldTask):
 
     def accept(self, rand_vec: np.ndarray) -> bool:
         return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= 0.15)
+
+    def goal(self, task: Task) -> jax.Array:
+        return task["rand_vec"][3:]
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_OBJ], quat_from_xmat(frame.geom_xmat[0])])

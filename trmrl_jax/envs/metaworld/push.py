@@ -40,11 +40,14 @@ class ML1Push(PuckTask):
     def placed(self, task: Task) -> jax.Array:
         return task["rand_vec"][:2]
 
+    def goal(self, task: Task) -> jax.Array:
+        return self._at_rest(task["rand_vec"][3:5])
+
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         obj, opened, centre = obs[4:7], obs[3], tcp(frame)
         obj_init = self._at_rest(task["rand_vec"][:2])
-        target = self._at_rest(task["rand_vec"][3:5])
+        target = self.goal(task)
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))

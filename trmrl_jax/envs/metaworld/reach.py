@@ -33,7 +33,7 @@ class ML1Reach(PuckTask):
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         del obs, action
-        goal = task["rand_vec"][3:]
+        goal = self.goal(task)
         distance = jnp.linalg.norm(tcp(frame) - goal)
         margin = jnp.linalg.norm(jnp.asarray(HAND_INIT) - goal)
         in_place = tolerance_long_tail(distance, (0.0, _TARGET_RADIUS), margin)
