@@ -246,9 +246,11 @@ def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame
         raise RenderError(f"no OpenGL context for MuJoCo ({type(e).__name__}: {e}); set "
                           "MUJOCO_GL=egl or MUJOCO_GL=osmesa before importing brax or mujoco"
                           ) from e
-    site_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, n) for n in sites or {}]
+    sites = sites or {}
+    site_ids = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, n) for n in sites],
+                        np.int64)
     saved = model.site_pos[site_ids].copy()
-    model.site_pos[site_ids] = [np.asarray(p, np.float64) for p in (sites or {}).values()]
+    model.site_pos[site_ids] = np.reshape(list(sites.values()), (-1, 3))
     data = mujoco.MjData(model)
     free = mujoco.MjvCamera()
     free.type = mujoco.mjtCamera.mjCAMERA_FREE
