@@ -75,9 +75,17 @@ def metaworld_env():
 
 
 @pytest.fixture(scope="module")
-def reach_c():
-    dist = envs.make("ml1_reach", backend="mujoco_c")
-    return dist, jax.jit(dist.reset), jax.jit(dist.step)
+def c_engine():
+    """A factory of (distribution, jitted reset, jitted step) on the C engine, one per name."""
+    made = {}
+
+    def make(name):
+        if name not in made:
+            dist = envs.make(name, backend="mujoco_c")
+            made[name] = dist, jax.jit(dist.reset), jax.jit(dist.step)
+        return made[name]
+
+    return make
 
 
 def actions(env, rng: np.random.Generator) -> np.ndarray:
@@ -94,8 +102,9 @@ def full_state(m, d) -> np.ndarray:
     return state
 
 
-def test_tasks_are_ml1s_fifty_train_and_fifty_held_out(reach_c):
-    dist = reach_c[0]
+@pytest.mark.parametrize("env", ["ml1_reach", "ml1_push", "ml1_pick_place"])
+def test_tasks_are_ml1s_fifty_train_and_fifty_held_out(c_engine, env):
+    dist = c_engine(env)[0]
     train, test = (np.asarray(dist.tasks[s]) for s in ("train", "test"))
     assert train.shape == test.shape == (NUM_TASKS, 6)
     assert not set(map(tuple, train)) & set(map(tuple, test))
@@ -107,8 +116,8 @@ def test_tasks_are_ml1s_fifty_train_and_fifty_held_out(reach_c):
     assert {tuple(t) for t in drawn} <= set(map(tuple, test))
 
 
-def test_mujoco_c_is_metaworlds_physics_reward_and_success(metaworld_env, reach_c):
-    dist, reset, step = reach_c
+def test_mujoco_c_is_metaworlds_physics_reward_and_success(metaworld_env, c_engine):
+    dist, reset, step = c_engine("ml1_reach")
     rng = np.random.default_rng(0)
     successes, rewards = 0, []
     for index in (0, 7):
@@ -133,9 +142,9 @@ def test_mujoco_c_is_metaworlds_physics_reward_and_success(metaworld_env, reach_
     assert successes > 10 and min(rewards) < 2.0 and max(rewards) == 10.0
 
 
-def test_mjx_warp_follows_the_c_engine(reach_c):
+def test_mjx_warp_follows_the_c_engine(c_engine):
     """Free running from the same reset, both vmapped over two tasks."""
-    dist_c = reach_c[0]
+    dist_c = c_engine("ml1_reach")[0]
     dist_w = envs.make("ml1_reach", backend="mjx_warp", worlds=2)
     tasks = jax.tree.map(lambda x: x[:2], dist_c.tasks["train"])
     tasks = {"rand_vec": tasks}
@@ -160,10 +169,10 @@ def test_mjx_warp_follows_the_c_engine(reach_c):
     assert not np.any(fault_w)
 
 
-def test_mjx_warp_reports_a_contact_buffer_too_small_for_the_batch(reach_c):
+def test_mjx_warp_reports_a_contact_buffer_too_small_for_the_batch(c_engine):
     """Sized for 1 world (16 contacts), 8 worlds of 4 contacts each overflow it."""
     dist = envs.make("ml1_reach", backend="mjx_warp", worlds=1)
-    tasks = {"rand_vec": reach_c[0].tasks["train"][:8]}
+    tasks = {"rand_vec": c_engine("ml1_reach")[0].tasks["train"][:8]}
     states = jax.jit(jax.vmap(dist.reset))(jax.random.split(jax.random.PRNGKey(0), 8), tasks)
     assert np.all(states.metrics["fault"] == 1.0)
 
@@ -178,20 +187,6 @@ def test_a_backend_that_cannot_simulate_the_env_is_refused():
         validate(Config(env="ml1_reach", backend="spring"))
     with pytest.raises(ConfigError, match="backend='mujoco_c' cannot simulate"):
         validate(Config(env="halfcheetah_vel", backend="mujoco_c"))
-
-
-@pytest.fixture(scope="module")
-def c_engine():
-    """A factory of (distribution, jitted reset, jitted step) on the C engine, one per name."""
-    made = {}
-
-    def make(name):
-        if name not in made:
-            dist = envs.make(name, backend="mujoco_c")
-            made[name] = dist, jax.jit(dist.reset), jax.jit(dist.step)
-        return made[name]
-
-    return make
 
 
 @pytest.mark.parametrize("name,env", [("push-v3", "ml1_push"),
