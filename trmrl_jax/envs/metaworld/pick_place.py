@@ -35,9 +35,6 @@ class ML1PickPlace(PuckTask):
     rand_low = (-0.1, 0.6, 0.02, -0.1, 0.8, 0.05)
     rand_high = (0.1, 0.7, 0.02, 0.1, 0.9, 0.3)
 
-    def placed(self, task: Task) -> jax.Array:
-        return task["rand_vec"][:3]
-
     @staticmethod
     def pads_caging_y(pads: jax.Array, obj: jax.Array) -> jax.Array:
         """pick-place's own y term from the left and right pads' y (``pads`` [2]): the left

@@ -5,7 +5,7 @@ one puck (body ``obj``, geom ``objGeom``) and one task vector.
 Tasks (``reset_model`` of each): rand_vec = (puck x, y, z, goal x, y, z), redrawn while the
 puck and the goal lie less than 0.15 apart in the plane. The caging rewards also read the hand's
 settled reset (``_reset_hand``, before the puck is placed): the fingertips' centre
-(``init_tcp``), the pads' y and where the puck rests then, all the same for every task.
+(``init_tcp``) and, for push-v3, where the puck rests then; the same for every task.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class PuckTask(MetaWorldTask):
 
     def accept(self, rand_vec: np.ndarray) -> bool:
         return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= 0.15)
+
+    def placed(self, task: Task) -> jax.Array:
+        return task["rand_vec"][:3]
 
     def goal(self, task: Task) -> jax.Array:
         return task["rand_vec"][3:]

@@ -27,9 +27,6 @@ class ML1Reach(PuckTask):
     rand_low = (-0.1, 0.6, 0.02, -0.1, 0.8, 0.05)
     rand_high = (0.1, 0.7, 0.02, 0.1, 0.9, 0.3)
 
-    def placed(self, task: Task) -> jax.Array:
-        return task["rand_vec"][:3]
-
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         del obs, action
