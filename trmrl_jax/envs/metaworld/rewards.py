@@ -31,8 +31,8 @@ def hamacher_product(a: jax.Array, b: jax.Array) -> jax.Array:
 def pad_caging_y(pads_y: jax.Array, obj: jax.Array, obj_init: jax.Array, obj_radius: float,
                  pad_success: float) -> jax.Array:
     """``_gripper_caging_reward``'s y term: each pad's (left, right: ``pads_y`` [2]) distance to
-    the object in y within (obj_radius, pad_success), its margin how far the pad is from the
-    object's initial y, less pad_success; the two combined by ``hamacher_product``."""
+    the object in y within (obj_radius, pad_success), its margin | |pad y - the object's
+    initial y| - pad_success |; the two combined by ``hamacher_product``."""
     to_obj = jnp.abs(pads_y - obj[1])
     margin = jnp.abs(jnp.abs(pads_y - obj_init[1]) - pad_success)
     caging = tolerance_long_tail(to_obj, (obj_radius, pad_success), margin)
@@ -44,9 +44,10 @@ def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
                         grip: jax.Array) -> jax.Array:
     """The rest of ``_gripper_caging_reward`` with ``high_density`` (what push-v3 and
     pick-place-v3 use): the centre of the fingertips (``tcp`` [3]) within ``xz_success`` of the
-    object in x-z (margin: the distance there at reset), Hamacher-combined with ``caging_y``;
-    the gripper's closing effort ``grip`` (the action's last entry, in [0, 1]) counts once
-    caging exceeds 0.97; returns the mean of caging and caging-and-gripping."""
+    object in x-z (margin: their x-z distance at reset less ``xz_success``), Hamacher-combined
+    with ``caging_y``; the gripper's closing effort ``grip`` (the action's last entry, clipped
+    to [0, 1]) counts once caging exceeds 0.97; returns the mean of caging and
+    caging-and-gripping."""
     xz = jnp.array([0, 2])
     margin = jnp.linalg.norm(obj_init[xz] - init_tcp[xz]) - xz_success
     caging_xz = tolerance_long_tail(jnp.linalg.norm(tcp[xz] - obj[xz]), (0.0, xz_success),
