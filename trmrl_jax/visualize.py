@@ -36,8 +36,8 @@ class TrialRecord:
     # (zero outside its window); empty for agents without attention.
     attention: list[np.ndarray]
     episode_length: int
-    # [T, q_size] the physics' generalized positions after each step (locomotion distributions,
-    # on any backend; None without physics).
+    # [T, q_size] the physics' generalized positions after each step (locomotion and Meta-World
+    # distributions, on any backend; None without physics).
     qpos: np.ndarray | None = None
 
     @property
@@ -197,13 +197,38 @@ class RenderError(RuntimeError):
     """No OpenGL context could be made for MuJoCo's renderer."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Camera:
+    """MuJoCo's free camera: ``distance`` metres from ``lookat`` (None: follow body 1, the
+    torso of a locomotion body), ``elevation`` and ``azimuth`` in degrees."""
+
+    distance: float = 4.0
+    elevation: float = -20.0
+    azimuth: float = 90.0
+    lookat: tuple[float, float, float] | None = None
+
+
+# From the robot's right front, over the table where Meta-World's objects and goals lie.
+SAWYER_CAMERA = Camera(distance=0.9, elevation=-25.0, azimuth=145.0, lookat=(0.0, 0.72, 0.12))
+
+
+def _label(task: Mapping[str, np.ndarray]) -> str:
+    """``task``'s parameters of up to 6 numbers, e.g. ``velocity +1.50`` or ``rand_vec +0.03
+    +0.65 ...`` (Meta-World's object and goal positions)."""
+    return ", ".join(f"{k} " + " ".join(f"{float(x):+.2f}" for x in np.ravel(v))
+                     for k, v in task.items() if np.size(v) <= 6)
+
+
 def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame_every: int = 2,
-                 width: int = 320, height: int = 240, distance: float = 4.0) -> int:
+                 width: int = 320, height: int = 240, camera: Camera = Camera(),
+                 sites: Mapping[str, np.ndarray] | None = None) -> int:
     """Writes the trial as an animated GIF that a person can watch: MuJoCo draws the recorded
-    positions (``record.qpos``) of ``model`` (a Brax distribution's ``mujoco_model``) from the
-    side, the camera ``distance`` metres away following the torso; every frame is labelled with
-    the episode, the step, the task and the return so far. One frame per ``frame_every`` steps,
-    played in real time (``dt``: seconds of simulation per step, the distribution's ``dt``).
+    positions (``record.qpos``) of ``model`` (a distribution's ``mujoco_model``) through
+    ``camera``; every frame is labelled with the episode, the step, the task and the return so
+    far (and the step's success where the distribution reports one). ``sites``: positions [3]
+    of named sites to draw, e.g. Meta-World's ``goal`` marker (set in ``model`` while drawing,
+    restored after). One frame per ``frame_every`` steps, played in real time (``dt``: seconds
+    of simulation per step, the distribution's ``dt``).
 
     Needs an OpenGL context: on a machine without a display, ``MUJOCO_GL=egl`` (or ``osmesa``)
     must be set before MuJoCo is first imported (``experiments.visualize`` does so).
@@ -213,26 +238,34 @@ def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame
     from PIL import Image, ImageDraw
 
     if record.qpos is None:
-        raise ValueError("the record has no physics positions to draw (not a Brax distribution)")
+        raise ValueError("the record has no physics positions to draw (not a physics "
+                         "distribution)")
     try:
         renderer = mujoco.Renderer(model, height, width)
     except Exception as e:  # The GL back end's own errors vary (glfw, EGL, OSMesa).
         raise RenderError(f"no OpenGL context for MuJoCo ({type(e).__name__}: {e}); set "
                           "MUJOCO_GL=egl or MUJOCO_GL=osmesa before importing brax or mujoco"
                           ) from e
+    sites = sites or {}
+    site_ids = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, n) for n in sites],
+                        np.int64)
+    saved = model.site_pos[site_ids].copy()
+    model.site_pos[site_ids] = np.reshape(list(sites.values()), (-1, 3))
     data = mujoco.MjData(model)
-    camera = mujoco.MjvCamera()
-    camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-    camera.distance, camera.elevation, camera.azimuth = distance, -20.0, 90.0
-    task = ", ".join(f"{k} {float(v):+.2f}" for k, v in record.task.items() if np.size(v) == 1)
+    free = mujoco.MjvCamera()
+    free.type = mujoco.mjtCamera.mjCAMERA_FREE
+    free.distance, free.elevation, free.azimuth = (camera.distance, camera.elevation,
+                                                   camera.azimuth)
+    task = _label(record.task)
     velocity = record.metrics.get("x_velocity")
+    success = record.metrics.get("success")
     frames = []
     try:
         for t in range(0, record.reward.shape[0], frame_every):
             data.qpos[:] = record.qpos[t]
             mujoco.mj_forward(model, data)
-            camera.lookat[:] = data.xpos[1]  # Body 1: the torso.
-            renderer.update_scene(data, camera=camera)
+            free.lookat[:] = data.xpos[1] if camera.lookat is None else camera.lookat
+            renderer.update_scene(data, camera=free)
             frame = Image.fromarray(renderer.render())
             episode, step = divmod(t, record.episode_length)
             start = episode * record.episode_length
@@ -240,10 +273,13 @@ def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame
                      f"return {record.reward[start:t + 1].sum():.1f}", f"task: {task}"]
             if velocity is not None:
                 lines.append(f"x velocity {velocity[t]:+.2f}")
+            if success is not None:
+                lines.append(f"success {int(success[t])}")
             ImageDraw.Draw(frame).multiline_text((6, 4), "\n".join(lines), fill=(255, 255, 0))
             frames.append(frame)
     finally:
         renderer.close()
+        model.site_pos[site_ids] = saved
     frames[0].save(path, save_all=True, append_images=frames[1:], loop=0,
                    duration=round(1000.0 * frame_every * dt))  # Milliseconds per frame.
     return len(frames)

@@ -7,14 +7,15 @@ into --out (default WORKDIR/pictures): attention.png (TrMRL: each layer's and he
 over the trial, episode boundaries, rewards underneath), paths.png (point_nav: the path of every
 episode, the goal, the training arc and the OOD annulus) or velocity.png (halfcheetah_vel and
 halfcheetah_dir: velocity against the target), for a test task and an OOD task; and, for the
-locomotion distributions (any backend), rollout.gif: the test task's trial rendered by MuJoCo,
-to watch.
+locomotion and Meta-World distributions (any backend), rollout.gif: the test task's trial
+rendered by MuJoCo, to watch (Meta-World: over the table, the hidden goal marked).
 """
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 from absl import flags
 
 from trmrl_jax.cli import flags as cli
@@ -26,7 +27,8 @@ _EPISODES = flags.DEFINE_integer("episodes", 0, "Episodes of the trial (0: the r
                                  "eval_episodes).")
 _TASK = flags.DEFINE_integer("task", 0, "Which of the meta-test's held-out tasks (index).")
 _SEED = flags.DEFINE_integer("seed", 0, "Which seed of a run of several.")
-_RENDER = flags.DEFINE_boolean("render", True, "Locomotion distributions: also write rollout.gif.")
+_RENDER = flags.DEFINE_boolean("render", True, "Distributions with physics: also write "
+                               "rollout.gif.")
 _FRAME_EVERY = flags.DEFINE_integer("frame_every", 2, "rollout.gif: one frame per this many "
                                     "steps (it plays in real time whatever the value).")
 
@@ -42,6 +44,7 @@ def main(argv: list[str]) -> None:
     import trmrl_jax
     from trmrl_jax import visualize
     from trmrl_jax.config import ConfigError
+    from trmrl_jax.envs.metaworld import MetaWorldTask
     from trmrl_jax.evaluate import EVAL_SEED
 
     try:
@@ -80,9 +83,13 @@ def main(argv: list[str]) -> None:
         visualize.plot_velocity(records, written[-1], title)
     if _RENDER.value and first.qpos is not None:
         written.append(os.path.join(out, "rollout.gif"))
+        view = {}
+        if isinstance(policy.env, MetaWorldTask):
+            view = {"camera": visualize.SAWYER_CAMERA,
+                    "sites": {"goal": np.asarray(policy.env.goal(first.task))}}
         try:
             visualize.render_trial(first, policy.env.mujoco_model, policy.env.dt, written[-1],
-                                   frame_every=_FRAME_EVERY.value)
+                                   frame_every=_FRAME_EVERY.value, **view)
         except visualize.RenderError as e:
             output.fail(e)
     for label, record in records.items():

@@ -21,7 +21,7 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahDir,
     HalfCheetahVel,
 )
-from trmrl_jax.envs.metaworld import ML1Reach
+from trmrl_jax.envs.metaworld import ML1PickPlace, ML1Push, ML1Reach
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -70,6 +70,8 @@ register("ant_dir_pm1rad", AntDirPm1Rad)
 register("ant_goal", AntGoal)
 register("halfcheetah_rand_params", HalfCheetahRandParams)
 register("ml1_reach", ML1Reach)
+register("ml1_push", ML1Push)
+register("ml1_pick_place", ML1PickPlace)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]

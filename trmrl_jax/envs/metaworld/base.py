@@ -70,8 +70,8 @@ class MetaWorldTask(TaskDistribution):
 
     Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw),
     ``rand_low``/``rand_high`` (the ``rand_vec`` box), and define ``placed`` (the scene's
-    placements of a task), ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and
-    success); ``accept`` where Meta-World redraws some vectors.
+    placements of a task), ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's
+    reward and success); ``accept`` where Meta-World redraws some vectors.
     """
 
     scene: sawyer.Scene
@@ -127,13 +127,19 @@ class MetaWorldTask(TaskDistribution):
         """[len(scene.placed_qpos)] the qpos entries ``task`` sets at reset."""
 
     @abc.abstractmethod
+    def goal(self, task: Task) -> jax.Array:
+        """[3] where ``task``'s goal lies (``_target_pos``; Meta-World draws its ``goal`` site
+        there)."""
+
+    @abc.abstractmethod
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         """[<= 14] the objects' positions and quaternions (Meta-World's order)."""
 
     @abc.abstractmethod
-    def evaluate(self, frame: sawyer.Frame, action: jax.Array, task: Task
+    def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
-        """(reward, success) of the step that reached ``frame``: ``evaluate_state``."""
+        """(reward, success) of the step that reached ``frame`` and observed ``obs`` [39]
+        (clipped, as Meta-World's ``evaluate_state`` reads it) after ``action`` [4]."""
 
     def current(self, frame: sawyer.Frame) -> jax.Array:
         """[18] this step's half of the observation (``_get_curr_obs_combined_no_goal``)."""
@@ -157,7 +163,7 @@ class MetaWorldTask(TaskDistribution):
         sim = self.physics.step(state.pipeline_state, action, self.physics.model)
         obs = jnp.concatenate([self.current(sim.frame), state.obs[:18], jnp.zeros(3)])
         obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
-        reward, success = self.evaluate(sim.frame, action, task)
+        reward, success = self.evaluate(obs, sim.frame, action, task)
         fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
         return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
                              metrics={"success": success.astype(jnp.float32),

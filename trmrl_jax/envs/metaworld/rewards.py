@@ -1,5 +1,7 @@
-"""Meta-World's reward shaping (``metaworld/utils/reward_utils.py``, after dm_control's
-``rewards.tolerance``) in JAX, for scalars or arrays."""
+"""Meta-World's reward shaping in JAX, for scalars or arrays: ``tolerance`` (long tail) and
+``hamacher_product`` from ``metaworld/utils/reward_utils.py`` (after dm_control's
+``rewards.tolerance``), and the gripper's caging reward of ``SawyerXYZEnv._gripper_caging_reward``
+(``metaworld/sawyer_xyz_env.py``), whose y term pick-place-v3 replaces with its own."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 _VALUE_AT_MARGIN = 0.1  # tolerance()'s default: the value at ``margin`` outside the bounds.
+_CAGED = 0.97  # Caging above which closing the gripper counts.
 
 
 def tolerance_long_tail(x: jax.Array, bounds: tuple[float, float], margin: jax.Array
@@ -17,3 +20,38 @@ def tolerance_long_tail(x: jax.Array, bounds: tuple[float, float], margin: jax.A
     d = jnp.where(x < lower, lower - x, x - upper) / margin
     scale = jnp.sqrt(1.0 / _VALUE_AT_MARGIN - 1.0)
     return jnp.where((lower <= x) & (x <= upper), 1.0, 1.0 / ((d * scale) ** 2 + 1.0))
+
+
+def hamacher_product(a: jax.Array, b: jax.Array) -> jax.Array:
+    """The Hamacher t-norm a b / (a + b - a b) of a, b in [0, 1]; 0 where both are 0."""
+    denominator = a + b - a * b
+    return jnp.where(denominator > 0, a * b / jnp.where(denominator > 0, denominator, 1.0), 0.0)
+
+
+def pad_caging_y(pads_y: jax.Array, obj: jax.Array, obj_init: jax.Array, obj_radius: float,
+                 pad_success: float) -> jax.Array:
+    """``_gripper_caging_reward``'s y term: each pad's (left, right: ``pads_y`` [2]) distance to
+    the object in y within (obj_radius, pad_success), its margin | |pad y - the object's
+    initial y| - pad_success |; the two combined by ``hamacher_product``."""
+    to_obj = jnp.abs(pads_y - obj[1])
+    margin = jnp.abs(jnp.abs(pads_y - obj_init[1]) - pad_success)
+    caging = tolerance_long_tail(to_obj, (obj_radius, pad_success), margin)
+    return hamacher_product(caging[0], caging[1])
+
+
+def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
+                        obj_init: jax.Array, init_tcp: jax.Array, xz_success: float,
+                        grip: jax.Array) -> jax.Array:
+    """The rest of ``_gripper_caging_reward`` with ``high_density`` (what push-v3 and
+    pick-place-v3 use): the centre of the fingertips (``tcp`` [3]) within ``xz_success`` of the
+    object in x-z (margin: their x-z distance at reset less ``xz_success``), Hamacher-combined
+    with ``caging_y``; the gripper's closing effort ``grip`` (the action's last entry, clipped
+    to [0, 1]) counts once caging exceeds 0.97; returns the mean of caging and
+    caging-and-gripping."""
+    xz = jnp.array([0, 2])
+    margin = jnp.linalg.norm(obj_init[xz] - init_tcp[xz]) - xz_success
+    caging_xz = tolerance_long_tail(jnp.linalg.norm(tcp[xz] - obj[xz]), (0.0, xz_success),
+                                    margin)
+    caging = hamacher_product(caging_y, caging_xz)
+    gripping = jnp.where(caging > _CAGED, jnp.clip(grip, 0.0, 1.0), 0.0)
+    return (hamacher_product(caging, gripping) + caging) / 2.0

@@ -60,7 +60,9 @@ class Scene:
     task's ``hand_init_pos`` and mocap box (Meta-World's ``hand_low``/``hand_high`` unless the
     task sets ``mocap_low``/``mocap_high``); bodies, sites, geoms: names whose frame position
     (bodies, sites) or orientation (geoms) a step reports; placed_qpos: the qpos entries a task
-    sets at reset; zeroed_qvel: the velocities it zeroes there.
+    sets at reset; zeroed_qvel: the velocities it zeroes there; rest_height: (qpos entry,
+    body) where reset sets an object's z to the height of its body's frame after the hand's
+    reset (push-v3's ``fix_extreme_obj_pos``), kept in float64 in the settled state, as there.
     """
 
     xml: str
@@ -72,6 +74,7 @@ class Scene:
     geoms: tuple[str, ...]
     placed_qpos: tuple[int, ...]
     zeroed_qvel: tuple[int, ...]
+    rest_height: tuple[int, str] | None = None
 
 
 def load(scene: Scene) -> mujoco.MjModel:
@@ -93,11 +96,15 @@ def apply_action(scene: Scene, d: mujoco.MjData, action: np.ndarray) -> None:
 
 
 def settle(scene: Scene, m: mujoco.MjModel) -> mujoco.MjData:
-    """``_reset_hand`` from ``mj_resetData``: the state every episode of ``scene`` starts from."""
+    """``_reset_hand`` from ``mj_resetData``: the state every episode of ``scene`` starts from
+    (with ``scene.rest_height`` applied; the frame stays the one the hand's reset left)."""
     d = mujoco.MjData(m)
     for _ in range(_RESET_HAND_STEPS):
         d.mocap_pos[0], d.mocap_quat[0], d.ctrl[:] = scene.hand_init, MOCAP_QUAT, (-1.0, 1.0)
         mujoco.mj_step(m, d, FRAME_SKIP)
+    if scene.rest_height is not None:
+        index, body = scene.rest_height
+        d.qpos[index] = d.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body), 2]
     return d
 
 

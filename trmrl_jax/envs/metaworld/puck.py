@@ -1,0 +1,66 @@
+"""What reach-v3, push-v3 and pick-place-v3 share: one scene (``sawyer_reach_v3.xml``,
+``sawyer_push_v3.xml``, ``sawyer_pick_place_v3.xml`` differ only in the goal marker's colour),
+one puck (body ``obj``, geom ``objGeom``) and one task vector.
+
+Tasks (``reset_model`` of each): rand_vec = (puck x, y, z, goal x, y, z), redrawn while the
+puck and the goal lie less than 0.15 apart in the plane. The caging rewards also read the hand's
+settled reset (``_reset_hand``, before the puck is placed): the fingertips' centre
+(``init_tcp``) and, for push-v3, where the puck rests then; the same for every task.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trmrl_jax.envs.base import Task
+from trmrl_jax.envs.metaworld.base import MetaWorldTask, quat_from_xmat
+from trmrl_jax.physics import sawyer
+
+HAND_INIT = (0.0, 0.6, 0.2)
+_OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bodies).
+
+
+def puck_scene(xml: str, at_rest: bool = False) -> sawyer.Scene:
+    """The scene of ``xml`` with the puck placed by qpos 9-11 (``_set_obj_xyz``); ``at_rest``:
+    the task places x and y, z is where the puck rests after the hand's reset."""
+    return sawyer.Scene(
+        xml=xml, hand_init=HAND_INIT, mocap_low=(-0.5, 0.40, 0.05), mocap_high=(0.5, 1.0, 0.5),
+        bodies=("hand", "rightclaw", "leftclaw", "obj", "leftpad", "rightpad"),
+        sites=("rightEndEffector", "leftEndEffector"), geoms=("objGeom",),
+        placed_qpos=(9, 10) if at_rest else (9, 10, 11), zeroed_qvel=tuple(range(9, 15)),
+        rest_height=(11, "obj") if at_rest else None)
+
+
+def tcp(frame: sawyer.Frame) -> jax.Array:
+    """[3] the centre of the two fingertip sites (``SawyerXYZEnv.tcp_center``)."""
+    return jnp.mean(frame.site_xpos, axis=0)
+
+
+def pads_y(frame: sawyer.Frame) -> jax.Array:
+    """[2] the left and right pads' y (``get_body_com("leftpad")[1]``, ``"rightpad"``)."""
+    return frame.xpos[jnp.array([_LEFT_PAD, _RIGHT_PAD]), 1]
+
+
+class PuckTask(MetaWorldTask):
+    """A task on ``puck_scene``: ``init_tcp`` [3] and ``rest_height`` (the puck's z, float32)
+    are read from the simulator's settled hand, as Meta-World reads them."""
+
+    def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
+        super().__init__(backend, seed, worlds)
+        settled, physics = self.physics.settled, self.physics
+        self.init_tcp = jnp.asarray(settled.site_xpos[physics.site_ids].mean(0), jnp.float32)
+        self.rest_height = float(settled.xpos[physics.body_ids[_OBJ], 2])
+
+    def accept(self, rand_vec: np.ndarray) -> bool:
+        return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= 0.15)
+
+    def placed(self, task: Task) -> jax.Array:
+        return task["rand_vec"][:3]
+
+    def goal(self, task: Task) -> jax.Array:
+        return task["rand_vec"][3:]
+
+    def objects(self, frame: sawyer.Frame) -> jax.Array:
+        return jnp.concatenate([frame.xpos[_OBJ], quat_from_xmat(frame.geom_xmat[0])])
