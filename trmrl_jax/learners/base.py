@@ -88,6 +88,11 @@ class Learner(abc.ABC):
         return (*self.act(params, carry, obs), {})
 
 
+def device_share(x: jax.Array, size: int) -> jax.Array:
+    """This device's ``size`` rows (inside ``shard_map``) of a batch [size * devices, ...]."""
+    return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(AXIS) * size, size)
+
+
 def collect_trials(learner: Learner, trial_env: TrialEnv, params: Any, task_key: jax.Array,
                    trial_key: jax.Array, num_devices: int) -> Trajectory:
     """This device's share (inside ``shard_map``) of one training trial on each of
@@ -96,14 +101,10 @@ def collect_trials(learner: Learner, trial_env: TrialEnv, params: Any, task_key:
     Returns a ``Trajectory`` with leaves [num_tasks // num_devices, T, ...]."""
     num_tasks = learner.cfg.num_tasks
     local = num_tasks // num_devices
-
-    def local_slice(x: jax.Array) -> jax.Array:
-        return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(AXIS) * local, local)
-
     tasks = jax.vmap(lambda k: learner.env.sample_task(k, "train"))(
-        local_slice(jax.random.split(task_key, num_tasks)))
+        device_share(jax.random.split(task_key, num_tasks), local))
     return rollout(learner, trial_env, params, tasks,
-                   local_slice(jax.random.split(trial_key, num_tasks)), deterministic=False)
+                   device_share(jax.random.split(trial_key, num_tasks), local), deterministic=False)
 
 
 def observed_stats(stats: RunningStats, obs: jax.Array) -> RunningStats:

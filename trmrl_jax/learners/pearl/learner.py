@@ -43,7 +43,7 @@ from flax import struct
 from trmrl_jax.config import Config
 from trmrl_jax.distributed import AXIS
 from trmrl_jax.envs import Observation, Task, TaskDistribution, TrialEnv
-from trmrl_jax.learners.base import Learner, update_metrics
+from trmrl_jax.learners.base import Learner, device_share, update_metrics
 from trmrl_jax.learners.pearl.losses import pearl_loss
 from trmrl_jax.learners.pearl.networks import Networks, Posterior, context_features
 from trmrl_jax.learners.pearl.replay import TaskBuffers, Transitions
@@ -129,19 +129,15 @@ class PEARL(Learner):
         local_tasks = cfg.num_tasks // num_devices
         local_meta = cfg.pearl_meta_batch // num_devices
 
-        def local_slice(x: jax.Array, size: int) -> jax.Array:
-            """This device's share (``size`` rows) of a global batch [size * devices, ...]."""
-            return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(AXIS) * size, size)
-
         def collect(state: TrainState, key: jax.Array) -> tuple[TrainState, Trajectory]:
             """One trial on each of ``num_tasks`` training tasks, written into their buffers
             (every device writes every device's trials) -> (state, this device's trials, leaves
             [local_tasks, T, ...])."""
             task_key, trial_key = jax.random.split(key)
             ids = jax.random.randint(task_key, (cfg.num_tasks,), 0, cfg.pearl_train_tasks)
-            tasks = jax.tree.map(lambda x: x[local_slice(ids, local_tasks)], state.tasks)
+            tasks = jax.tree.map(lambda x: x[device_share(ids, local_tasks)], state.tasks)
             traj = rollout(self, trial_env, state.params, tasks,
-                           local_slice(jax.random.split(trial_key, cfg.num_tasks), local_tasks),
+                           device_share(jax.random.split(trial_key, cfg.num_tasks), local_tasks),
                            deterministic=False, record=lambda ts: ts.env_state.obs)
             steps = Transitions(obs=traj.obs.obs, action=traj.action, reward=traj.reward,
                                 next_obs=traj.record)
@@ -155,11 +151,11 @@ class PEARL(Learner):
             its share of the tasks, and the gradients are averaged over devices."""
             task_key, draw_key = jax.random.split(key)
             held = (state.replay.size > 0).astype(jnp.float32)
-            ids = local_slice(jax.random.choice(task_key, cfg.pearl_train_tasks,
+            ids = device_share(jax.random.choice(task_key, cfg.pearl_train_tasks,
                                                 (cfg.pearl_meta_batch,), p=held / held.sum()),
                               local_meta)
             keys = jax.vmap(lambda k: jax.random.split(k, 4))(
-                local_slice(jax.random.split(draw_key, cfg.pearl_meta_batch), local_meta))
+                device_share(jax.random.split(draw_key, cfg.pearl_meta_batch), local_meta))
             context = jax.vmap(lambda k, i: state.context.sample(k, i, cfg.pearl_context_size))(
                 keys[:, 0], ids)  # Leaves [M_local, c, ...].
             batch = jax.vmap(lambda k, i: state.replay.sample(k, i, cfg.pearl_batch_size))(
