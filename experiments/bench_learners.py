@@ -121,7 +121,7 @@ def bench_env_only(cfg, repeats: int, max_timed_s: float) -> dict:
     from trmrl_jax.rollout import uniform_actions
 
     t0 = time.perf_counter()
-    env = envs.make(cfg.env, backend=cfg.backend)
+    env = envs.make(cfg.env, backend=cfg.backend, worlds=cfg.num_tasks)  # Warp's buffers.
     trial_env = TrialEnv(env, cfg.episode_length, cfg.episodes_per_trial,
                          cfg.reset_memory_each_episode)
 
@@ -212,7 +212,8 @@ def run_child(name: str, cfg, repeats: int, max_timed_s: float, ours: dict,
     else:
         out = bench_ours(cfg.replace(**ours[name]), repeats, max_timed_s, split)
     times = out.pop("times")
-    result = dict(sps=cfg.steps_per_update / statistics.median(times), **out,
+    runs = cfg.num_seeds if name in ours else 1  # Ours run num_seeds seeds in one program.
+    result = dict(sps=runs * cfg.steps_per_update / statistics.median(times), **out,
                   step_s_median=statistics.median(times), step_s=times, timed_steps=len(times),
                   peak_mem_mb=_peak_rss_mb(), base_mem_mb=base_mem,
                   loadavg_1m=[load_before, os.getloadavg()[0]],

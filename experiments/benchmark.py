@@ -18,7 +18,8 @@ Learners (``--learners``, default all):
 
 What is measured, per learner:
 
-- ``sps``: training env steps per second, ``num_envs * T`` over the *median* wall time of the timed
+- ``sps``: training env steps per second, ``num_envs * T`` (times ``num_seeds`` for ours, which
+  run that many seeds in one program) over the *median* wall time of the timed
   steps (``--repeats`` of them, fewer (at least 2) once they have taken ``--max_timed_s``), after
   compilation and one untimed warm-up step (``warmup_s``: a fresh executable's first run pays
   one-off costs). For ``brax_ppo`` one step is one of Brax's training epochs holding exactly one

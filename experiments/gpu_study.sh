@@ -11,6 +11,9 @@
 #              spring at 1024 and 4096.
 #   mujoco     HalfCheetahVel on MuJoCo physics (MJX), TrMRL and RL^2, 3 seeds, at the
 #              reference's 20M env steps per seed.
+#   paper      the reference's preset (paper_halfcheetah_vel: window N = 5, 4 layers, 320
+#              optimiser steps of 256 samples per update) with 1, 4 and 16 seeds vmapped into one
+#              program, on MuJoCo physics and on spring: its env steps per second over all seeds.
 # Training stages stop cleanly at the deadline (SIGTERM: a checkpoint, exit 75), so the same
 # command continues them on any machine; their folders, without all but the newest checkpoint,
 # are packed into OUT/runs.tgz.00, .01, ... (`cat OUT/runs.tgz.* | tar xz` unpacks them).
@@ -19,7 +22,7 @@
 # SECONDS (default 480) is the stage's wall-clock budget. EXTRA_FLAGS are added to every
 # command, e.g. a small --total_env_steps to rehearse a stage on a CPU.
 set -u
-STAGE=${1:?usage: gpu_study.sh precision|bench|mujoco OUT [PYTHON] [SECONDS]}
+STAGE=${1:?usage: gpu_study.sh precision|bench|mujoco|paper OUT [PYTHON] [SECONDS]}
 OUT=${2:?usage: gpu_study.sh STAGE OUT [PYTHON] [SECONDS]}
 PY=${3:-python3}
 SECONDS_TOTAL=${4:-480}
@@ -82,5 +85,16 @@ case "$STAGE" in
     wait
     tail -n 8 "$OUT"/hc_vel_mjx_20M.log
     pack ;;
-  *) echo "error: STAGE=$STAGE is not known; choose precision, bench or mujoco" >&2; exit 2 ;;
+  paper)
+    for backend in mjx spring; do
+      for seeds in 1 4 16; do
+        launch "paper_${backend}_s${seeds}" experiments.benchmark --preset=paper_halfcheetah_vel \
+          --backend=$backend --num_seeds=$seeds --learners=trmrl_window --repeats=3 \
+          --max_timed_s=30 --json="$OUT/paper_${backend}_s${seeds}.json"
+        wait $!
+      done
+    done
+    tail -n 3 "$OUT"/paper_*.log ;;
+  *) echo "error: STAGE=$STAGE is not known; choose precision, bench, mujoco or paper" >&2
+     exit 2 ;;
 esac
