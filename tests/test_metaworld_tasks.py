@@ -28,6 +28,7 @@ from trmrl_jax import envs
 from trmrl_jax.envs.metaworld.base import NUM_TASKS
 from trmrl_jax.physics.sawyer.scene import load, settle
 from trmrl_jax.presets import for_env
+from trmrl_jax.visualize import SAWYER_CAMERA, TrialRecord, render_trial
 
 from conftest import full_state
 
@@ -162,3 +163,27 @@ def test_mjx_warp_follows_the_c_engine_with_placed_bodies(c_engine, env):
 def test_env_flag_starts_from_metaworlds_episodes_on_the_c_engine(env):
     config = for_env(env)
     assert (config.env, config.episode_length, config.backend) == (env, 500, "mujoco_c")
+
+
+def test_a_rendered_trial_draws_the_door_where_the_task_placed_it(c_engine, tmp_path):
+    """``render_trial``'s ``bodies`` (as ``experiments.visualize`` passes them for Meta-World):
+    the door drawn at the task's place, not the model's; the model is restored after."""
+    from PIL import Image
+
+    dist, reset, _ = c_engine("ml1_door_open")
+    task = {"rand_vec": dist.tasks["train"][0]}
+    qpos = np.asarray(reset(jax.random.PRNGKey(0), task).pipeline_state.frame.qpos)
+    record = TrialRecord(obs=np.zeros((2, 39)), next_obs=np.zeros((2, 39)),
+                         action=np.zeros((2, 4)), reward=np.zeros(2), metrics={},
+                         task={"rand_vec": np.asarray(task["rand_vec"])}, attention=[],
+                         episode_length=2, qpos=np.stack([qpos, qpos]))
+    model, pictures = dist.mujoco_model, []
+    default = model.body_pos.copy()
+    placed = dict(zip(dist.scene.placed_bodies, np.asarray(dist.bodies(task))))
+    for bodies in ({}, placed):  # The model's own place (0, 0.9, 0.15), then the task's.
+        path = str(tmp_path / f"{len(pictures)}.gif")
+        render_trial(record, model, dist.dt, path, width=160, height=120,
+                     camera=SAWYER_CAMERA, bodies=bodies)
+        pictures.append(np.asarray(Image.open(path).convert("RGB"), np.float32))
+    np.testing.assert_array_equal(model.body_pos, default)
+    assert np.abs(pictures[0][45:] - pictures[1][45:]).mean() > 1.0
