@@ -1,6 +1,7 @@
 """Shared fixtures: small configs that compile fast on a 2-core CPU."""
 
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -11,10 +12,13 @@ if "DISPLAY" not in os.environ:
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
+from trmrl_jax import envs  # noqa: E402
 from trmrl_jax.config import Config  # noqa: E402
 from trmrl_jax.envs import Observation  # noqa: E402
 
@@ -69,3 +73,49 @@ def tiny_run(tmp_path_factory):
         env=dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return workdir, proc
+
+
+@pytest.fixture(scope="module")
+def metaworld_env():
+    """A factory of Meta-World's environment ``name`` (e.g. "reach-v3") set to a task's
+    rand_vec (float64), as ML1 sets its tasks (goal hidden)."""
+    metaworld = pytest.importorskip("metaworld")
+    from metaworld.sawyer_xyz_env import SawyerMocapBase
+
+    def reset_mocap_welds(self):
+        for i in np.flatnonzero(self.model.eq_type == mujoco.mjtEq.mjEQ_WELD):
+            self.model.eq_data[i, :11] = [0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 5.0]
+
+    original = SawyerMocapBase.reset_mocap_welds
+    SawyerMocapBase.reset_mocap_welds = reset_mocap_welds
+
+    def make(name, rand_vec):
+        cls = metaworld.env_dict.ALL_V3_ENVIRONMENTS[name]
+        env = cls()
+        env.set_task(metaworld.Task(env_name=name, data=pickle.dumps(
+            {"env_cls": cls, "rand_vec": np.asarray(rand_vec, np.float64),
+             "partially_observable": True})))
+        return env
+
+    yield make
+    SawyerMocapBase.reset_mocap_welds = original
+
+
+@pytest.fixture(scope="module")
+def c_engine():
+    """A factory of (distribution, jitted reset, jitted step) on the C engine, one per name."""
+    made = {}
+
+    def make(name):
+        if name not in made:
+            dist = envs.make(name, backend="mujoco_c")
+            made[name] = dist, jax.jit(dist.reset), jax.jit(dist.step)
+        return made[name]
+
+    return make
+
+
+def full_state(m, d) -> np.ndarray:
+    state = np.empty(mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_INTEGRATION))
+    mujoco.mj_getState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+    return state

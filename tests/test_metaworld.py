@@ -24,13 +24,11 @@ slots in MuJoCo 4; the reference here writes them into the first 11 (what the pr
 
 import json
 import os
-import pickle
 import subprocess
 import sys
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 import pytest
 
@@ -38,6 +36,8 @@ from trmrl_jax import envs
 from trmrl_jax.config import Config, ConfigError, validate
 from trmrl_jax.envs.metaworld.base import NUM_TASKS
 from trmrl_jax.presets import for_env
+
+from conftest import full_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEPS, _STEERED = 150, 80
@@ -48,58 +48,12 @@ _SCRIPTED_REWARD_ATOL = 2e-4
 _WARP_BOUNDS = {"qpos": 4e-4, "obs": 4e-4, "reward": 2e-4}
 
 
-@pytest.fixture(scope="module")
-def metaworld_env():
-    """A factory of Meta-World's environment ``name`` (e.g. "reach-v3") set to a task's
-    rand_vec (float64), as ML1 sets its tasks (goal hidden)."""
-    metaworld = pytest.importorskip("metaworld")
-    from metaworld.sawyer_xyz_env import SawyerMocapBase
-
-    def reset_mocap_welds(self):
-        for i in np.flatnonzero(self.model.eq_type == mujoco.mjtEq.mjEQ_WELD):
-            self.model.eq_data[i, :11] = [0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 5.0]
-
-    original = SawyerMocapBase.reset_mocap_welds
-    SawyerMocapBase.reset_mocap_welds = reset_mocap_welds
-
-    def make(name, rand_vec):
-        cls = metaworld.env_dict.ALL_V3_ENVIRONMENTS[name]
-        env = cls()
-        env.set_task(metaworld.Task(env_name=name, data=pickle.dumps(
-            {"env_cls": cls, "rand_vec": np.asarray(rand_vec, np.float64),
-             "partially_observable": True})))
-        return env
-
-    yield make
-    SawyerMocapBase.reset_mocap_welds = original
-
-
-@pytest.fixture(scope="module")
-def c_engine():
-    """A factory of (distribution, jitted reset, jitted step) on the C engine, one per name."""
-    made = {}
-
-    def make(name):
-        if name not in made:
-            dist = envs.make(name, backend="mujoco_c")
-            made[name] = dist, jax.jit(dist.reset), jax.jit(dist.step)
-        return made[name]
-
-    return make
-
-
 def actions(env, rng: np.random.Generator) -> np.ndarray:
     """The next action for Meta-World's ``env``: towards its goal while steering, else random."""
     if env.curr_path_length < _STEERED:
         towards = np.clip(50.0 * (env._target_pos - env.tcp_center), -1.0, 1.0)
         return np.append(towards, rng.uniform(-1.0, 1.0)).astype(np.float32)
     return rng.uniform(-1.0, 1.0, 4).astype(np.float32)
-
-
-def full_state(m, d) -> np.ndarray:
-    state = np.empty(mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_INTEGRATION))
-    mujoco.mj_getState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
-    return state
 
 
 @pytest.mark.parametrize("env", ["ml1_reach", "ml1_push", "ml1_pick_place"])

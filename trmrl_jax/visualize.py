@@ -221,14 +221,16 @@ def _label(task: Mapping[str, np.ndarray]) -> str:
 
 def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame_every: int = 2,
                  width: int = 320, height: int = 240, camera: Camera = Camera(),
-                 sites: Mapping[str, np.ndarray] | None = None) -> int:
+                 sites: Mapping[str, np.ndarray] | None = None,
+                 bodies: Mapping[str, np.ndarray] | None = None) -> int:
     """Writes the trial as an animated GIF that a person can watch: MuJoCo draws the recorded
     positions (``record.qpos``) of ``model`` (a distribution's ``mujoco_model``) through
     ``camera``; every frame is labelled with the episode, the step, the task and the return so
     far (and the step's success where the distribution reports one). ``sites``: positions [3]
-    of named sites to draw, e.g. Meta-World's ``goal`` marker (set in ``model`` while drawing,
-    restored after). One frame per ``frame_every`` steps, played in real time (``dt``: seconds
-    of simulation per step, the distribution's ``dt``).
+    of named sites to draw, e.g. Meta-World's ``goal`` marker, and ``bodies``: positions [3]
+    (``body_pos``) of named bodies, e.g. where a Meta-World task placed its door (both set in
+    ``model`` while drawing, restored after). One frame per ``frame_every`` steps, played in
+    real time (``dt``: seconds of simulation per step, the distribution's ``dt``).
 
     Needs an OpenGL context: on a machine without a display, ``MUJOCO_GL=egl`` (or ``osmesa``)
     must be set before MuJoCo is first imported (``experiments.visualize`` does so).
@@ -249,8 +251,12 @@ def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame
     sites = sites or {}
     site_ids = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, n) for n in sites],
                         np.int64)
-    saved = model.site_pos[site_ids].copy()
+    bodies = bodies or {}
+    body_ids = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, n) for n in bodies],
+                        np.int64)
+    saved, saved_bodies = model.site_pos[site_ids].copy(), model.body_pos[body_ids].copy()
     model.site_pos[site_ids] = np.reshape(list(sites.values()), (-1, 3))
+    model.body_pos[body_ids] = np.reshape(list(bodies.values()), (-1, 3))
     data = mujoco.MjData(model)
     free = mujoco.MjvCamera()
     free.type = mujoco.mjtCamera.mjCAMERA_FREE
@@ -279,7 +285,7 @@ def render_trial(record: TrialRecord, model: Any, dt: float, path: str, *, frame
             frames.append(frame)
     finally:
         renderer.close()
-        model.site_pos[site_ids] = saved
+        model.site_pos[site_ids], model.body_pos[body_ids] = saved, saved_bodies
     frames[0].save(path, save_all=True, append_images=frames[1:], loop=0,
                    duration=round(1000.0 * frame_every * dt))  # Milliseconds per frame.
     return len(frames)

@@ -85,8 +85,10 @@ def main(argv: list[str]) -> None:
         written.append(os.path.join(out, "rollout.gif"))
         view = {}
         if isinstance(policy.env, MetaWorldTask):
+            placed = np.asarray(policy.env.bodies(first.task))
             view = {"camera": visualize.SAWYER_CAMERA,
-                    "sites": {"goal": np.asarray(policy.env.goal(first.task))}}
+                    "sites": {"goal": np.asarray(policy.env.goal(first.task))},
+                    "bodies": dict(zip(policy.env.scene.placed_bodies, placed))}
         try:
             visualize.render_trial(first, policy.env.mujoco_model, policy.env.dt, written[-1],
                                    frame_every=_FRAME_EVERY.value, **view)

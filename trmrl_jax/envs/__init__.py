@@ -21,7 +21,13 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahDir,
     HalfCheetahVel,
 )
-from trmrl_jax.envs.metaworld import ML1PickPlace, ML1Push, ML1Reach
+from trmrl_jax.envs.metaworld import (
+    ML1DoorOpen,
+    ML1DrawerClose,
+    ML1PickPlace,
+    ML1Push,
+    ML1Reach,
+)
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -72,6 +78,8 @@ register("halfcheetah_rand_params", HalfCheetahRandParams)
 register("ml1_reach", ML1Reach)
 register("ml1_push", ML1Push)
 register("ml1_pick_place", ML1PickPlace)
+register("ml1_door_open", ML1DoorOpen)
+register("ml1_drawer_close", ML1DrawerClose)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]

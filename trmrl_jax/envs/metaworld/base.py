@@ -34,6 +34,7 @@ from trmrl_jax.envs.base import Task, TaskDistribution
 from trmrl_jax.physics import sawyer
 
 NUM_TASKS = 50  # Per split, as metaworld._N_GOALS.
+HAND_INIT = (0.0, 0.6, 0.2)  # Most tasks' hand_init_pos.
 _OBJECTS_SIZE = 14
 _HAND_LOW, _HAND_HIGH = (-0.525, 0.348, -0.0525), (0.525, 1.025, 0.7)  # _HAND_SPACE.
 _FRAME_LOW = np.array(_HAND_LOW + (-1.0,) + (-np.inf,) * _OBJECTS_SIZE, np.float32)
@@ -63,15 +64,23 @@ def quat_from_xmat(xmat: jax.Array) -> jax.Array:
     return q / jnp.linalg.norm(q)
 
 
+def tcp(frame: sawyer.Frame) -> jax.Array:
+    """[3] the centre of the scene's two sites, the fingertips (``SawyerXYZEnv.tcp_center``)."""
+    return jnp.mean(frame.site_xpos, axis=0)
+
+
 class MetaWorldTask(TaskDistribution):
     """One Meta-World v3 environment's tasks (ML1): ``seed`` draws the train and test tasks,
     ``worlds`` is the most environments one vmapped call steps (``sawyer.make``); backend None:
     ``sawyer.default_backend()``.
 
-    Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw),
-    ``rand_low``/``rand_high`` (the ``rand_vec`` box), and define ``placed`` (the scene's
-    placements of a task), ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's
-    reward and success); ``accept`` where Meta-World redraws some vectors.
+    Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw, and whose
+    sites the fingertips rightEndEffector, leftEndEffector), ``rand_low``/``rand_high`` (the
+    ``rand_vec`` box), and define ``placed`` (the scene's joint placements of a task),
+    ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and success);
+    ``bodies`` where the scene places bodies, ``accept`` where Meta-World redraws some vectors.
+    ``init_tcp`` [3]: the fingertips' centre after the hand's reset (``SawyerXYZEnv.init_tcp``,
+    float32), which caging rewards read.
     """
 
     scene: sawyer.Scene
@@ -89,6 +98,8 @@ class MetaWorldTask(TaskDistribution):
         self.physics = sawyer.make(self.scene, self.backend, worlds)
         self.worlds = self.physics.worlds
         self.task_size = len(self.rand_low)
+        settled = self.physics.settled
+        self.init_tcp = jnp.asarray(settled.site_xpos[self.physics.site_ids].mean(0), jnp.float32)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}
 
@@ -126,6 +137,11 @@ class MetaWorldTask(TaskDistribution):
     def placed(self, task: Task) -> jax.Array:
         """[len(scene.placed_qpos)] the qpos entries ``task`` sets at reset."""
 
+    def bodies(self, task: Task) -> jax.Array:
+        """[len(scene.placed_bodies), 3] where ``task`` places the scene's placed bodies."""
+        del task
+        return jnp.zeros((0, 3))
+
     @abc.abstractmethod
     def goal(self, task: Task) -> jax.Array:
         """[3] where ``task``'s goal lies (``_target_pos``; Meta-World draws its ``goal`` site
@@ -151,7 +167,7 @@ class MetaWorldTask(TaskDistribution):
 
     def reset(self, key: jax.Array, task: Task) -> State:
         del key  # Meta-World's reset of a task is deterministic.
-        sim = self.physics.start(self.placed(task), self.physics.model)
+        sim = self.physics.start(self.placed(task), self.bodies(task), self.physics.model)
         current = self.current(sim.frame)
         zero = jnp.zeros(())
         return State(pipeline_state=sim, obs=jnp.concatenate([current, current, jnp.zeros(3)]),

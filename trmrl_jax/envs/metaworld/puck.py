@@ -15,10 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, quat_from_xmat
+from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, quat_from_xmat
 from trmrl_jax.physics import sawyer
 
-HAND_INIT = (0.0, 0.6, 0.2)
 _OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bodies).
 
 
@@ -33,25 +32,18 @@ def puck_scene(xml: str, at_rest: bool = False) -> sawyer.Scene:
         rest_height=(11, "obj") if at_rest else None)
 
 
-def tcp(frame: sawyer.Frame) -> jax.Array:
-    """[3] the centre of the two fingertip sites (``SawyerXYZEnv.tcp_center``)."""
-    return jnp.mean(frame.site_xpos, axis=0)
-
-
 def pads_y(frame: sawyer.Frame) -> jax.Array:
     """[2] the left and right pads' y (``get_body_com("leftpad")[1]``, ``"rightpad"``)."""
     return frame.xpos[jnp.array([_LEFT_PAD, _RIGHT_PAD]), 1]
 
 
 class PuckTask(MetaWorldTask):
-    """A task on ``puck_scene``: ``init_tcp`` [3] and ``rest_height`` (the puck's z, float32)
-    are read from the simulator's settled hand, as Meta-World reads them."""
+    """A task on ``puck_scene``: ``rest_height`` (the puck's z, float32) is read from the
+    simulator's settled hand, as Meta-World reads it."""
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        settled, physics = self.physics.settled, self.physics
-        self.init_tcp = jnp.asarray(settled.site_xpos[physics.site_ids].mean(0), jnp.float32)
-        self.rest_height = float(settled.xpos[physics.body_ids[_OBJ], 2])
+        self.rest_height = float(self.physics.settled.xpos[self.physics.body_ids[_OBJ], 2])
 
     def accept(self, rand_vec: np.ndarray) -> bool:
         return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= 0.15)

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene, tcp
+from trmrl_jax.envs.metaworld.base import tcp
+from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
 from trmrl_jax.envs.metaworld.rewards import (
     caging_and_gripping,
     pad_caging_y,

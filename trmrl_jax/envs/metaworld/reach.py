@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.puck import HAND_INIT, PuckTask, puck_scene, tcp
+from trmrl_jax.envs.metaworld.base import HAND_INIT, tcp
+from trmrl_jax.envs.metaworld.puck import PuckTask, puck_scene
 from trmrl_jax.envs.metaworld.rewards import tolerance_long_tail
 from trmrl_jax.physics import sawyer
 

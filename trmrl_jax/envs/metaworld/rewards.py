@@ -1,5 +1,5 @@
-"""Meta-World's reward shaping in JAX, for scalars or arrays: ``tolerance`` (long tail) and
-``hamacher_product`` from ``metaworld/utils/reward_utils.py`` (after dm_control's
+"""Meta-World's reward shaping in JAX, for scalars or arrays: ``tolerance`` (long tail and
+gaussian) and ``hamacher_product`` from ``metaworld/utils/reward_utils.py`` (after dm_control's
 ``rewards.tolerance``), and the gripper's caging reward of ``SawyerXYZEnv._gripper_caging_reward``
 (``metaworld/sawyer_xyz_env.py``), whose y term pick-place-v3 replaces with its own."""
 
@@ -12,14 +12,29 @@ _VALUE_AT_MARGIN = 0.1  # tolerance()'s default: the value at ``margin`` outside
 _CAGED = 0.97  # Caging above which closing the gripper counts.
 
 
+def _outside(x: jax.Array, bounds: tuple[float, float], margin: jax.Array
+             ) -> tuple[jax.Array, jax.Array]:
+    """(whether ``x`` lies inside ``bounds``, its distance to the nearest bound / ``margin``)."""
+    lower, upper = bounds
+    return (lower <= x) & (x <= upper), jnp.where(x < lower, lower - x, x - upper) / margin
+
+
 def tolerance_long_tail(x: jax.Array, bounds: tuple[float, float], margin: jax.Array
                         ) -> jax.Array:
     """1 inside ``bounds``, else 1 / ((d * s)^2 + 1) with d the distance to the nearest bound
     over ``margin`` and s = sqrt(1 / 0.1 - 1), so the value is 0.1 at ``margin`` (> 0)."""
-    lower, upper = bounds
-    d = jnp.where(x < lower, lower - x, x - upper) / margin
+    inside, d = _outside(x, bounds, margin)
     scale = jnp.sqrt(1.0 / _VALUE_AT_MARGIN - 1.0)
-    return jnp.where((lower <= x) & (x <= upper), 1.0, 1.0 / ((d * scale) ** 2 + 1.0))
+    return jnp.where(inside, 1.0, 1.0 / ((d * scale) ** 2 + 1.0))
+
+
+def tolerance_gaussian(x: jax.Array, bounds: tuple[float, float], margin: jax.Array
+                       ) -> jax.Array:
+    """1 inside ``bounds``, else exp(-(d * s)^2 / 2) with d as in ``tolerance_long_tail`` and
+    s = sqrt(-2 ln 0.1), so the value is 0.1 at ``margin`` (> 0)."""
+    inside, d = _outside(x, bounds, margin)
+    scale = jnp.sqrt(-2.0 * jnp.log(_VALUE_AT_MARGIN))
+    return jnp.where(inside, 1.0, jnp.exp(-0.5 * (d * scale) ** 2))
 
 
 def hamacher_product(a: jax.Array, b: jax.Array) -> jax.Array:

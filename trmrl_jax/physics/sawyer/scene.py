@@ -12,9 +12,14 @@ simulator here does:
 - ``_reset_hand``: from ``mj_resetData``, 50 env steps holding the mocap at the task's
   ``hand_init_pos`` with the fingers' controls (-1, 1); then the task places its objects
   (``_set_obj_xyz``: the object's free-joint position set, its velocities zeroed).
-The hand's reset does not depend on the task (objects are placed after it), so it runs once, on
-MuJoCo's C engine in float64, and every episode starts from its end state with the task's
-placements (``Sawyer.start``).
+- Most tasks beyond reach, push and pick-place also move bodies of the model per task
+  (``self.model.body("door").pos = ...``). ``gymnasium``'s ``reset`` runs ``reset_model`` twice,
+  the second time from ``mj_resetData`` with the model as the first left it, so the hand's
+  reset that counts runs with the task's bodies already in place.
+The hand's reset does not depend on the task's joint placements (made after it), so it runs
+once, on MuJoCo's C engine in float64, and every episode starts from its end state with the
+task's placements (``Sawyer.start``). Where it depends on a placed body in some bit, the scene
+says so (``Scene.settle_placed``) and the C engine runs it per episode.
 """
 
 from __future__ import annotations
@@ -59,10 +64,15 @@ class Scene:
     xml: the file under ``metaworld/assets/sawyer_xyz/``; hand_init, mocap_low, mocap_high: the
     task's ``hand_init_pos`` and mocap box (Meta-World's ``hand_low``/``hand_high`` unless the
     task sets ``mocap_low``/``mocap_high``); bodies, sites, geoms: names whose frame position
-    (bodies, sites) or orientation (geoms) a step reports; placed_qpos: the qpos entries a task
+    (bodies, sites) or pose (geoms) a step reports; placed_qpos: the qpos entries a task
     sets at reset; zeroed_qvel: the velocities it zeroes there; rest_height: (qpos entry,
     body) where reset sets an object's z to the height of its body's frame after the hand's
-    reset (push-v3's ``fix_extreme_obj_pos``), kept in float64 in the settled state, as there.
+    reset (push-v3's ``fix_extreme_obj_pos``), kept in float64 in the settled state, as there;
+    fixed_qpos: (qpos entry, value) every reset sets alike (drawer-close-v3's -0.15), kept in
+    float64 in the settled state (a task's float32 placements would round them);
+    placed_bodies: bodies of the model whose position (``body_pos``, relative to the parent)
+    each task sets (``MetaWorldTask.bodies``); settle_placed: whether the hand's reset depends
+    on them (in any bit of the state), so that it runs per episode with them in place.
     """
 
     xml: str
@@ -75,6 +85,9 @@ class Scene:
     placed_qpos: tuple[int, ...]
     zeroed_qvel: tuple[int, ...]
     rest_height: tuple[int, str] | None = None
+    fixed_qpos: tuple[tuple[int, float], ...] = ()
+    placed_bodies: tuple[str, ...] = ()
+    settle_placed: bool = False
 
 
 def load(scene: Scene) -> mujoco.MjModel:
@@ -95,21 +108,27 @@ def apply_action(scene: Scene, d: mujoco.MjData, action: np.ndarray) -> None:
     d.ctrl[:] = (action[3], -action[3])
 
 
-def settle(scene: Scene, m: mujoco.MjModel) -> mujoco.MjData:
-    """``_reset_hand`` from ``mj_resetData``: the state every episode of ``scene`` starts from
-    (with ``scene.rest_height`` applied; the frame stays the one the hand's reset left)."""
-    d = mujoco.MjData(m)
+def settle(scene: Scene, m: mujoco.MjModel, d: mujoco.MjData | None = None) -> mujoco.MjData:
+    """``_reset_hand`` from ``mj_resetData`` (of ``d``; a new ``MjData`` where None): the state
+    every episode of ``scene`` starts from (with ``scene.rest_height`` and ``scene.fixed_qpos``
+    applied; the frame stays the one the hand's reset left)."""
+    if d is None:
+        d = mujoco.MjData(m)
+    else:
+        mujoco.mj_resetData(m, d)
     for _ in range(_RESET_HAND_STEPS):
         d.mocap_pos[0], d.mocap_quat[0], d.ctrl[:] = scene.hand_init, MOCAP_QUAT, (-1.0, 1.0)
         mujoco.mj_step(m, d, FRAME_SKIP)
     if scene.rest_height is not None:
         index, body = scene.rest_height
         d.qpos[index] = d.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body), 2]
+    for index, value in scene.fixed_qpos:
+        d.qpos[index] = value
     return d
 
 
 def _ids(m: mujoco.MjModel, kind: mujoco.mjtObj, names: tuple[str, ...]) -> np.ndarray:
-    return np.array([mujoco.mj_name2id(m, kind, name) for name in names])
+    return np.array([mujoco.mj_name2id(m, kind, name) for name in names], np.int64)
 
 
 @struct.dataclass
@@ -121,17 +140,21 @@ class Frame:
     mocap_pos: jax.Array  # [3]
     xpos: jax.Array  # [len(scene.bodies), 3] body frame positions (gymnasium's get_body_com).
     site_xpos: jax.Array  # [len(scene.sites), 3]
+    geom_xpos: jax.Array  # [len(scene.geoms), 3]
     geom_xmat: jax.Array  # [len(scene.geoms), 3, 3]
 
 
 @struct.dataclass
 class SawyerState:
     """``State.pipeline_state`` of a Sawyer scene: the simulator's own state, the frame tasks
-    read, and ``fault``: 1 where a step of the episode so far hit one of ``FAULTS``."""
+    read, ``fault``: 1 where a step of the episode so far hit one of ``FAULTS``, and
+    ``bodies``: where the task placed ``scene.placed_bodies`` (part of the model, not of
+    MuJoCo's state, so it travels beside it: every world of a batch may hold another task)."""
 
     sim: Any
     frame: Frame
     fault: jax.Array  # int32 []
+    bodies: jax.Array  # [len(scene.placed_bodies), 3] float32
 
     @property
     def q(self) -> jax.Array:
@@ -144,9 +167,10 @@ class Sawyer(abc.ABC):
     batch is a vmap of them; an episode's reset is a new ``start``, no conditional select).
 
     Not a ``physics.Physics``: a Meta-World reset is the settled hand plus the task's object
-    placements (``start``), tasks never vary the dynamics, and the observation is the task's,
-    read from ``SawyerState.frame``. ``model`` is the simulator's model argument (a pytree, or
-    None where the model lives outside JAX).
+    placements (``start``), tasks vary the model only by where its placed bodies stand (carried
+    in ``SawyerState.bodies``), and the observation is the task's, read from
+    ``SawyerState.frame``. ``model`` is the simulator's model argument (a pytree, or None where
+    the model lives outside JAX).
     """
 
     model: Any
@@ -161,15 +185,19 @@ class Sawyer(abc.ABC):
         self.body_ids = _ids(m, mujoco.mjtObj.mjOBJ_BODY, scene.bodies)
         self.site_ids = _ids(m, mujoco.mjtObj.mjOBJ_SITE, scene.sites)
         self.geom_ids = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, scene.geoms)
-        if min(self.body_ids.min(), self.site_ids.min(), self.geom_ids.min()) < 0:
+        self.placed_body_ids = _ids(m, mujoco.mjtObj.mjOBJ_BODY, scene.placed_bodies)
+        ids = (self.body_ids, self.site_ids, self.geom_ids, self.placed_body_ids)
+        if np.concatenate(ids).min() < 0:
             raise ValueError(f"{scene.xml} lacks a body, site or geom of {scene}")
         mocap_body = np.flatnonzero(m.body_mocapid >= 0)
         chex.assert_equal(len(mocap_body), 1)
 
     @abc.abstractmethod
-    def start(self, placed: jax.Array, model: Any) -> SawyerState:
+    def start(self, placed: jax.Array, bodies: jax.Array, model: Any) -> SawyerState:
         """The settled hand with ``placed`` [len(scene.placed_qpos)] written into qpos and
-        ``scene.zeroed_qvel`` zeroed, then a forward pass (Meta-World's ``set_state``)."""
+        ``scene.zeroed_qvel`` zeroed, then a forward pass (Meta-World's ``set_state``), in the
+        model with ``scene.placed_bodies`` at ``bodies`` [len(scene.placed_bodies), 3]; the
+        steps of the episode keep them there."""
 
     @abc.abstractmethod
     def step(self, state: SawyerState, action: jax.Array, model: Any) -> SawyerState:

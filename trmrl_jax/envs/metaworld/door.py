@@ -1,0 +1,80 @@
+"""door-open-v3 (``metaworld/envs/sawyer_door_v3.py``, ``SawyerDoorEnvV3``): swing a door open
+by its handle until the handle's x reaches a goal hidden from the agent.
+
+Reset (``reset_model``): the door's body (``door``) stands at rand_vec, its hinge
+(``doorjoint``, qpos and qvel 9) set to 0 and at rest; the goal is rand_vec + (-0.3, -0.45, 0).
+The hand's reset runs with the door already in place (``physics.sawyer.scene``), yet its end
+state is the same wherever the door stands, bit for bit (the tests check it): the door's one
+joint, the hinge, is vertical, so gravity has exactly no torque about it ((r x g)_z = r_x g_y -
+r_y g_x with g_x = g_y = 0), and the hand does not reach the door there, so the hinge stays at
+exactly 0 and nothing else in the state sees the door. The hand settles once per scene.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from trmrl_jax.envs.base import Task
+from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, quat_from_xmat
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
+from trmrl_jax.physics import sawyer
+
+_HINGE = 9  # qpos of doorjoint.
+_GOAL_OFFSET = (-0.3, -0.45, 0.0)
+_SUCCESS_X = 0.08  # |handle x - goal x| of an open door.
+_FUNNEL = 0.12  # ``_reward_pos``'s threshold: the radius of the floor's funnel.
+
+
+class ML1DoorOpen(MetaWorldTask):
+    """Tasks: the door at [0, 0.1] x [0.85, 0.95] x 0.15 (its goal 0.3 left of and 0.45 before
+    it). Observed object: the handle (geom ``handle``: position, quaternion).
+
+    Reward (``compute_reward``, version "v2"): 2 * hamacher(ready, grab) + 8 * opened; ready:
+    hamacher(the hand above a log-shaped floor around the handle, tolerance of the hand's
+    distance to a point by the handle within 0.06, margin 0.5); grab: (action[3] + 1) / 2;
+    opened: 0.2 once the hinge turned over 2 degrees + 0.8 * tolerance(2 pi / 3 + hinge angle,
+    (0, 0.5), margin pi / 3); 10 on success. Success: |handle x - goal x| <= 0.08.
+    """
+
+    scene = sawyer.Scene(
+        xml="sawyer_door_pull.xml", hand_init=HAND_INIT, mocap_low=(-0.5, 0.40, 0.05),
+        mocap_high=(0.5, 1.0, 0.5), bodies=("hand", "rightclaw", "leftclaw"),
+        sites=("rightEndEffector", "leftEndEffector"), geoms=("handle",), placed_qpos=(),
+        zeroed_qvel=(_HINGE,), fixed_qpos=((_HINGE, 0.0),), placed_bodies=("door",))
+    rand_low = (0.0, 0.85, 0.15)
+    rand_high = (0.1, 0.95, 0.15)
+
+    def placed(self, task: Task) -> jax.Array:
+        del task
+        return jnp.zeros(0)
+
+    def bodies(self, task: Task) -> jax.Array:
+        return task["rand_vec"][None]
+
+    def goal(self, task: Task) -> jax.Array:
+        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+
+    def objects(self, frame: sawyer.Frame) -> jax.Array:
+        return jnp.concatenate([frame.geom_xpos[0], quat_from_xmat(frame.geom_xmat[0])])
+
+    def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
+                 ) -> tuple[jax.Array, jax.Array]:
+        hand, door = obs[:3], obs[4:7] - jnp.array([0.05, 0.0, 0.0])
+        radius = jnp.linalg.norm(hand[:2] - door[:2])
+        beyond = radius > _FUNNEL
+        floor = jnp.where(beyond, 0.04 * jnp.log(jnp.where(beyond, radius - _FUNNEL, 1.0)) + 0.4,
+                          0.0)
+        above_floor = jnp.where(hand[2] >= floor, 1.0,
+                                tolerance_long_tail(floor - hand[2], (0.0, 0.01), floor / 2.0))
+        in_place = tolerance_long_tail(
+            jnp.linalg.norm(hand - door - jnp.array([0.05, 0.03, -0.01])), (0.0, _FUNNEL / 2.0),
+            0.5)
+        ready = hamacher_product(above_floor, in_place)
+        theta = frame.qpos[_HINGE]
+        opened = 0.2 * (theta < -jnp.pi / 90.0) + 0.8 * tolerance_long_tail(
+            jnp.pi / 2.0 + jnp.pi / 6.0 + theta, (0.0, 0.5), jnp.pi / 3.0)
+        grab = (jnp.clip(action[3], -1.0, 1.0) + 1.0) / 2.0
+        success = jnp.abs(obs[4] - self.goal(task)[0]) <= _SUCCESS_X
+        reward = 2.0 * hamacher_product(ready, grab) + 8.0 * opened
+        return jnp.where(success, 10.0, reward), success

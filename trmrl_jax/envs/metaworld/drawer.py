@@ -1,0 +1,93 @@
+"""drawer-close-v3 (``metaworld/envs/sawyer_drawer_close_v3.py``, ``SawyerDrawerCloseEnvV3``):
+push an open drawer shut; the goal (hidden from the agent) lies by the closed drawer's handle.
+
+Reset (``reset_model``): the drawer's body (``drawer``) stands at rand_vec, its slide
+(``goal_slidey``, qpos 9) pulled out to -0.15 (``maxDist``; its velocity kept, not zeroed);
+the goal is rand_vec + (0, -0.16, 0.09). The hand's reset runs with the drawer already in place
+(``physics.sawyer.scene``), and where it stands shows in the last bits of the result: the
+slide, at rest at its limit, drifts by about 1e-15 over the hand's reset with the drawer at the
+model's own y of 0.9, not at all at the tasks' float32 0.9, and Meta-World keeps the slide's
+velocity and warm start from then. So the scene settles per episode, with the drawer in place
+(``settle_placed``: about 20 env steps' time per reset on the C engine); the arm's settled
+state, ``init_tcp`` included, is the same wherever the drawer stands.
+
+Meta-World's own details kept: its ``hand_init_pos`` is float32 (0.6 and 0.2 as float32), and
+its reward and success read ``TARGET_RADIUS`` of ``SawyerXYZEnv``, 0.05, not the class's own
+``_TARGET_RADIUS`` of 0.04.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trmrl_jax.envs.base import Task
+from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
+from trmrl_jax.envs.metaworld.rewards import (
+    hamacher_product,
+    tolerance_gaussian,
+    tolerance_long_tail,
+)
+from trmrl_jax.physics import sawyer
+
+_SLIDE = 9  # qpos of goal_slidey.
+_LINK = 3  # Row of Frame.xpos: drawer_link.
+_HANDLE = (0.0, -0.16, 0.05)  # The observed point, from drawer_link's frame (_get_pos_objects).
+_GOAL_OFFSET = (0.0, -0.16, 0.09)
+# The handle at reset, from the drawer's body: drawercase_link at (0, 0, 0.084), drawer_link at
+# (0, -0.01, 0.006) in it, pulled out 0.15 along y, and _HANDLE (Meta-World's obj_init_pos).
+_HANDLE_AT_RESET = (0.0, -0.32, 0.14)
+_TARGET_RADIUS = 0.05  # SawyerXYZEnv.TARGET_RADIUS.
+_SUCCESS_RADIUS = _TARGET_RADIUS + 0.015
+_REACH_RADIUS = 0.005
+
+
+class ML1DrawerClose(MetaWorldTask):
+    """Tasks: the drawer at [-0.1, 0.1] x 0.9 x 0 (its y and z fixed). Observed object: the
+    handle (drawer_link + (0, -0.16, 0.05); quaternion zeros, as there).
+
+    Reward (``compute_reward``, version "v2"): 10 * hamacher(reach, in_place); reach:
+    hamacher(gaussian tolerance of |handle - tcp| within 0.005, margin its reset value less
+    0.005; the gripper's closing effort action[3] clipped to [0, 1]); in_place: tolerance of
+    |handle - goal| within 0.05, margin its reset value less 0.05; 10 on success. Success:
+    |handle - goal| <= 0.065.
+    """
+
+    scene = sawyer.Scene(
+        xml="sawyer_drawer.xml", hand_init=tuple(float(x) for x in np.float32([0.0, 0.6, 0.2])),
+        mocap_low=(-0.5, 0.40, 0.05), mocap_high=(0.5, 1.0, 0.5),
+        bodies=("hand", "rightclaw", "leftclaw", "drawer_link"),
+        sites=("rightEndEffector", "leftEndEffector"), geoms=(), placed_qpos=(),
+        zeroed_qvel=(), fixed_qpos=((_SLIDE, -0.15),), placed_bodies=("drawer",),
+        settle_placed=True)
+    rand_low = (-0.1, 0.9, 0.0)
+    rand_high = (0.1, 0.9, 0.0)
+
+    def placed(self, task: Task) -> jax.Array:
+        del task
+        return jnp.zeros(0)
+
+    def bodies(self, task: Task) -> jax.Array:
+        return task["rand_vec"][None]
+
+    def goal(self, task: Task) -> jax.Array:
+        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+
+    def objects(self, frame: sawyer.Frame) -> jax.Array:
+        return jnp.concatenate([frame.xpos[_LINK] + jnp.asarray(_HANDLE), jnp.zeros(4)])
+
+    def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
+                 ) -> tuple[jax.Array, jax.Array]:
+        handle, target = obs[4:7], self.goal(task)
+        handle_init = task["rand_vec"] + jnp.asarray(_HANDLE_AT_RESET)
+        to_target = jnp.linalg.norm(handle - target)
+        in_place = tolerance_long_tail(
+            to_target, (0.0, _TARGET_RADIUS),
+            jnp.abs(jnp.linalg.norm(handle_init - target) - _TARGET_RADIUS))
+        reach = tolerance_gaussian(
+            jnp.linalg.norm(handle - tcp(frame)), (0.0, _REACH_RADIUS),
+            jnp.abs(jnp.linalg.norm(handle_init - self.init_tcp) - _REACH_RADIUS))
+        reach = hamacher_product(reach, jnp.clip(action[3], 0.0, 1.0))
+        success = to_target <= _SUCCESS_RADIUS
+        return 10.0 * jnp.where(success, 1.0, hamacher_product(reach, in_place)), success
