@@ -38,13 +38,19 @@ _STEPS, _SCRIPTED = 200, 150
 _WARP_STEPS = 120
 _WARP_BOUNDS = {"ml1_door_open": {"qpos": 4e-5, "obs": 2e-5, "reward": 6e-5},
                 "ml1_drawer_close": {"qpos": 2e-2, "obs": 2e-2, "reward": 0.5}}
+# Per task, where they differ from the above: (observation, reward) tolerances and what the
+# scripted policy visits (successful steps, largest reward short of success).
+_ATOL = {"ml1_drawer_open": (3e-6, 3e-5)}
+_VISITS = {}
+# ML10's test environments (module docstring of each for what Meta-World does).
+NAMES |= {"ml1_drawer_open": "drawer-open-v3", "ml1_door_close": "door-close-v3"}
 
 
 @pytest.mark.parametrize("env", NAMES)
 def test_tasks_are_ml1s_fifty_train_and_fifty_held_out(c_engine, env):
     dist = c_engine(env)[0]
     train, test = (np.asarray(dist.tasks[s]) for s in ("train", "test"))
-    assert train.shape == test.shape == (NUM_TASKS, 3)
+    assert train.shape == test.shape == (NUM_TASKS, len(dist.rand_low))
     assert not set(map(tuple, train)) & set(map(tuple, test))
     for tasks in (train, test):
         assert np.all(tasks >= np.float32(dist.rand_low)) and np.all(
@@ -59,8 +65,8 @@ def test_the_hand_settles_per_episode_where_the_placed_body_changes_its_reset(c_
     m = load(dist.scene)
     ids = dist.physics.placed_body_ids
     states = [full_state(m, settle(dist.scene, m))]
-    for task in np.asarray(dist.tasks["train"][:3]):
-        m.body_pos[ids] = task
+    for task in dist.tasks["train"][:3]:
+        m.body_pos[ids] = np.asarray(dist.bodies({"rand_vec": task}))
         states.append(full_state(m, settle(dist.scene, m)))
     alike = all(np.array_equal(states[0], s) for s in states[1:])
     assert alike != dist.scene.settle_placed
@@ -72,6 +78,7 @@ def test_scripted_policy_gets_metaworlds_state_reward_and_success(metaworld_env,
 
     name = NAMES[env]
     dist, reset, step = c_engine(env)
+    obs_atol, reward_atol = _ATOL.get(env, (_OBS_ATOL, _REWARD_ATOL))
     scripted, rng = ENV_POLICY_MAP[name](), np.random.default_rng(0)
     worst, shaped, successes = 0.0, [], 0
     for index in (0, 7):
@@ -81,7 +88,7 @@ def test_scripted_policy_gets_metaworlds_state_reward_and_success(metaworld_env,
         state = reset(jax.random.PRNGKey(0), task)
         sim = np.asarray(state.pipeline_state.sim).view(np.float64)
         np.testing.assert_array_equal(sim, full_state(reference.model, reference.data))
-        np.testing.assert_allclose(state.obs, obs, atol=_OBS_ATOL)
+        np.testing.assert_allclose(state.obs, obs, atol=obs_atol)
         np.testing.assert_allclose(dist.goal(task), reference._target_pos, atol=1e-7)
         for t in range(_STEPS):
             if t < _SCRIPTED:
@@ -94,14 +101,15 @@ def test_scripted_policy_gets_metaworlds_state_reward_and_success(metaworld_env,
             state = step(state, jnp.asarray(action), task)
             sim = np.asarray(state.pipeline_state.sim).view(np.float64)
             np.testing.assert_array_equal(sim, full_state(reference.model, reference.data))
-            np.testing.assert_allclose(state.obs, obs, atol=_OBS_ATOL)
+            np.testing.assert_allclose(state.obs, obs, atol=obs_atol)
             worst = max(worst, abs(float(state.reward) - reward))
             assert float(state.metrics["success"]) == info["success"], t
             assert float(state.metrics["fault"]) == 0.0
             successes += info["success"]
             shaped += [] if info["success"] else [reward]
-    assert worst < _REWARD_ATOL, worst
-    assert successes > 100 and max(shaped) > 2.0, (successes, max(shaped))
+    visits = _VISITS.get(env, (100, 2.0))
+    assert worst < reward_atol, worst
+    assert successes > visits[0] and max(shaped) > visits[1], (successes, max(shaped))
 
 
 @pytest.mark.parametrize("env", NAMES)
@@ -123,7 +131,7 @@ def test_c_engine_steps_worlds_of_different_placements_in_one_batch(c_engine, en
             np.testing.assert_array_equal(batch.pipeline_state.sim[i], s.pipeline_state.sim)
 
 
-@pytest.mark.parametrize("env", NAMES)
+@pytest.mark.parametrize("env", _WARP_BOUNDS)
 def test_mjx_warp_follows_the_c_engine_with_placed_bodies(c_engine, env):
     """Free running from the same reset, both vmapped over two tasks."""
     dist_c = c_engine(env)[0]

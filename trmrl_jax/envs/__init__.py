@@ -22,8 +22,10 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahVel,
 )
 from trmrl_jax.envs.metaworld import (
+    ML1DoorClose,
     ML1DoorOpen,
     ML1DrawerClose,
+    ML1DrawerOpen,
     ML1PickPlace,
     ML1Push,
     ML1Reach,
@@ -80,6 +82,8 @@ register("ml1_push", ML1Push)
 register("ml1_pick_place", ML1PickPlace)
 register("ml1_door_open", ML1DoorOpen)
 register("ml1_drawer_close", ML1DrawerClose)
+register("ml1_drawer_open", ML1DrawerOpen)
+register("ml1_door_close", ML1DoorClose)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]

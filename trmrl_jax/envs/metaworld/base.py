@@ -65,8 +65,9 @@ def quat_from_xmat(xmat: jax.Array) -> jax.Array:
 
 
 def tcp(frame: sawyer.Frame) -> jax.Array:
-    """[3] the centre of the scene's two sites, the fingertips (``SawyerXYZEnv.tcp_center``)."""
-    return jnp.mean(frame.site_xpos, axis=0)
+    """[3] the centre of the scene's first two sites, the fingertips
+    (``SawyerXYZEnv.tcp_center``)."""
+    return jnp.mean(frame.site_xpos[:2], axis=0)
 
 
 class MetaWorldTask(TaskDistribution):
@@ -75,7 +76,7 @@ class MetaWorldTask(TaskDistribution):
     ``sawyer.default_backend()``.
 
     Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw, and whose
-    sites the fingertips rightEndEffector, leftEndEffector), ``rand_low``/``rand_high`` (the
+    first sites the fingertips rightEndEffector, leftEndEffector), ``rand_low``/``rand_high`` (the
     ``rand_vec`` box), and define ``placed`` (the scene's joint placements of a task),
     ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and success);
     ``bodies`` where the scene places bodies, ``accept`` where Meta-World redraws some vectors.
@@ -98,8 +99,8 @@ class MetaWorldTask(TaskDistribution):
         self.physics = sawyer.make(self.scene, self.backend, worlds)
         self.worlds = self.physics.worlds
         self.task_size = len(self.rand_low)
-        settled = self.physics.settled
-        self.init_tcp = jnp.asarray(settled.site_xpos[self.physics.site_ids].mean(0), jnp.float32)
+        fingertips = self.physics.settled.site_xpos[self.physics.site_ids[:2]]
+        self.init_tcp = jnp.asarray(fingertips.mean(0), jnp.float32)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}
 

@@ -19,7 +19,9 @@ where the host model has them, they cut through the parts that do move (the draw
 reported 2.5-3 cm into the drawer where MuJoCo measures a 2 mm gap, and pushed it out past its
 slide's range). Every world starts from the one settled state whatever ``Scene.settle_placed``
 says: what a placement changes there (about 1e-15 in the drawer's slide) lies far below Warp's
-own float32 departures from the C engine.
+own float32 departures from the C engine. Nor does it keep a reset's stale kinematics
+(``Scene.reset_forward`` False): its first frame is the settled state's own, which differs by
+the hand's last physics step (about 1e-4 in drawer-open-v3's hand position).
 """
 
 from __future__ import annotations

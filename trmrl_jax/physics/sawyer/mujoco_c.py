@@ -116,7 +116,8 @@ class Native(Sawyer):
             else:
                 mujoco.mj_setState(m, d, self._settled_state, _SPEC)
             d.qpos[qpos], d.qvel[qvel] = placed[i], 0.0
-            mujoco.mj_forward(m, d)
+            if scene.reset_forward:
+                mujoco.mj_forward(m, d)
             mujoco.mj_getState(m, d, states[i], _SPEC)
             frames[i] = self._read(d)
 

@@ -72,7 +72,11 @@ class Scene:
     float64 in the settled state (a task's float32 placements would round them);
     placed_bodies: bodies of the model whose position (``body_pos``, relative to the parent)
     each task sets (``MetaWorldTask.bodies``); settle_placed: whether the hand's reset depends
-    on them (in any bit of the state), so that it runs per episode with them in place.
+    on them (in any bit of the state), so that it runs per episode with them in place;
+    reset_forward: whether the reset ends in a forward pass (``set_state``, which most tasks'
+    placements call); where not (drawer-open-v3, lever-pull-v3), the first observation reads
+    the kinematics the hand's last physics step began from, as there, which only the
+    per-episode reset has (so it needs settle_placed).
     """
 
     xml: str
@@ -88,6 +92,11 @@ class Scene:
     fixed_qpos: tuple[tuple[int, float], ...] = ()
     placed_bodies: tuple[str, ...] = ()
     settle_placed: bool = False
+    reset_forward: bool = True
+
+    def __post_init__(self):
+        if not (self.reset_forward or self.settle_placed):
+            raise ValueError("a reset without a forward pass needs settle_placed")
 
 
 def load(scene: Scene) -> mujoco.MjModel:
@@ -195,9 +204,9 @@ class Sawyer(abc.ABC):
     @abc.abstractmethod
     def start(self, placed: jax.Array, bodies: jax.Array, model: Any) -> SawyerState:
         """The settled hand with ``placed`` [len(scene.placed_qpos)] written into qpos and
-        ``scene.zeroed_qvel`` zeroed, then a forward pass (Meta-World's ``set_state``), in the
-        model with ``scene.placed_bodies`` at ``bodies`` [len(scene.placed_bodies), 3]; the
-        steps of the episode keep them there."""
+        ``scene.zeroed_qvel`` zeroed, then a forward pass (Meta-World's ``set_state``; where
+        ``scene.reset_forward``), in the model with ``scene.placed_bodies`` at ``bodies``
+        [len(scene.placed_bodies), 3]; the steps of the episode keep them there."""
 
     @abc.abstractmethod
     def step(self, state: SawyerState, action: jax.Array, model: Any) -> SawyerState:
