@@ -26,6 +26,7 @@ from trmrl_jax.envs.metaworld import (
     ML1DoorOpen,
     ML1DrawerClose,
     ML1DrawerOpen,
+    ML1LeverPull,
     ML1PickPlace,
     ML1Push,
     ML1Reach,
@@ -84,6 +85,7 @@ register("ml1_door_open", ML1DoorOpen)
 register("ml1_drawer_close", ML1DrawerClose)
 register("ml1_drawer_open", ML1DrawerOpen)
 register("ml1_door_close", ML1DoorClose)
+register("ml1_lever_pull", ML1LeverPull)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]
