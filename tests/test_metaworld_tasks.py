@@ -40,11 +40,12 @@ _WARP_BOUNDS = {"ml1_door_open": {"qpos": 4e-5, "obs": 2e-5, "reward": 6e-5},
                 "ml1_drawer_close": {"qpos": 2e-2, "obs": 2e-2, "reward": 0.5}}
 # Per task, where they differ from the above: (observation, reward) tolerances and what the
 # scripted policy visits (successful steps, largest reward short of success).
-_ATOL = {"ml1_drawer_open": (3e-6, 3e-5), "ml1_lever_pull": (3e-6, 2e-5)}
-_VISITS = {"ml1_lever_pull": (15, 2.0)}
+_ATOL = {"ml1_drawer_open": (3e-6, 3e-5), "ml1_lever_pull": (3e-6, 2e-5),
+         "ml1_sweep_into": (3e-6, 2e-5)}
+_VISITS = {"ml1_lever_pull": (15, 2.0), "ml1_sweep_into": (15, 2.0)}
 # ML10's test environments (module docstring of each for what Meta-World does).
 NAMES |= {"ml1_drawer_open": "drawer-open-v3", "ml1_door_close": "door-close-v3",
-          "ml1_lever_pull": "lever-pull-v3"}
+          "ml1_lever_pull": "lever-pull-v3", "ml1_sweep_into": "sweep-into-v3"}
 
 
 @pytest.mark.parametrize("env", NAMES)

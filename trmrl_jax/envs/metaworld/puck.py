@@ -6,6 +6,9 @@ Tasks (``reset_model`` of each): rand_vec = (puck x, y, z, goal x, y, z), redraw
 puck and the goal lie less than 0.15 apart in the plane. The caging rewards also read the hand's
 settled reset (``_reset_hand``, before the puck is placed): the fingertips' centre
 (``init_tcp``) and, for push-v3, where the puck rests then; the same for every task.
+
+shelf-place-v3 and sweep-into-v3 place a block of the same names and joint on their own scenes
+(``puck_scene`` of their files), with task vectors of the same layout.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from trmrl_jax.physics import sawyer
 _OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bodies).
 
 
-def puck_scene(xml: str, at_rest: bool = False) -> sawyer.Scene:
+def puck_scene(xml: str, at_rest: bool = False,
+               hand_init: tuple[float, float, float] = HAND_INIT,
+               placed_bodies: tuple[str, ...] = ()) -> sawyer.Scene:
     """The scene of ``xml`` with the puck placed by qpos 9-11 (``_set_obj_xyz``); ``at_rest``:
     the task places x and y, z is where the puck rests after the hand's reset."""
     return sawyer.Scene(
-        xml=xml, hand_init=HAND_INIT, mocap_low=(-0.5, 0.40, 0.05), mocap_high=(0.5, 1.0, 0.5),
+        xml=xml, hand_init=hand_init, mocap_low=(-0.5, 0.40, 0.05), mocap_high=(0.5, 1.0, 0.5),
         bodies=("hand", "rightclaw", "leftclaw", "obj", "leftpad", "rightpad"),
         sites=("rightEndEffector", "leftEndEffector"), geoms=("objGeom",),
         placed_qpos=(9, 10) if at_rest else (9, 10, 11), zeroed_qvel=tuple(range(9, 15)),
-        rest_height=(11, "obj") if at_rest else None)
+        rest_height=(11, "obj") if at_rest else None, placed_bodies=placed_bodies)
 
 
 def pads_y(frame: sawyer.Frame) -> jax.Array:
@@ -44,6 +49,10 @@ class PuckTask(MetaWorldTask):
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
         self.rest_height = float(self.physics.settled.xpos[self.physics.body_ids[_OBJ], 2])
+
+    def at_rest(self, xy: jax.Array) -> jax.Array:
+        """[3] the puck at ``xy`` [2] where it rests."""
+        return jnp.append(xy, self.rest_height)
 
     def accept(self, rand_vec: np.ndarray) -> bool:
         return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= 0.15)

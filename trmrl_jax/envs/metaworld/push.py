@@ -35,19 +35,16 @@ class ML1Push(PuckTask):
     rand_low = (-0.1, 0.6, 0.02, -0.1, 0.8, 0.01)
     rand_high = (0.1, 0.7, 0.02, 0.1, 0.9, 0.02)
 
-    def _at_rest(self, xy: jax.Array) -> jax.Array:
-        return jnp.append(xy, self.rest_height)
-
     def placed(self, task: Task) -> jax.Array:
         return task["rand_vec"][:2]
 
     def goal(self, task: Task) -> jax.Array:
-        return self._at_rest(task["rand_vec"][3:5])
+        return self.at_rest(task["rand_vec"][3:5])
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         obj, opened, centre = obs[4:7], obs[3], tcp(frame)
-        obj_init = self._at_rest(task["rand_vec"][:2])
+        obj_init = self.at_rest(task["rand_vec"][:2])
         target = self.goal(task)
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),

@@ -1,7 +1,8 @@
 """Meta-World's reward shaping in JAX, for scalars or arrays: ``tolerance`` (long tail and
 gaussian) and ``hamacher_product`` from ``metaworld/utils/reward_utils.py`` (after dm_control's
 ``rewards.tolerance``), and the gripper's caging reward of ``SawyerXYZEnv._gripper_caging_reward``
-(``metaworld/sawyer_xyz_env.py``), whose y term pick-place-v3 replaces with its own."""
+(``metaworld/sawyer_xyz_env.py``), whose y term pick-place-v3 and sweep-into-v3 replace with
+their own."""
 
 from __future__ import annotations
 
@@ -54,19 +55,37 @@ def pad_caging_y(pads_y: jax.Array, obj: jax.Array, obj_init: jax.Array, obj_rad
     return hamacher_product(caging[0], caging[1])
 
 
-def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
-                        obj_init: jax.Array, init_tcp: jax.Array, xz_success: float,
-                        grip: jax.Array) -> jax.Array:
-    """The rest of ``_gripper_caging_reward`` with ``high_density`` (what push-v3 and
-    pick-place-v3 use): the centre of the fingertips (``tcp`` [3]) within ``xz_success`` of the
-    object in x-z (margin: their x-z distance at reset less ``xz_success``), Hamacher-combined
-    with ``caging_y``; the gripper's closing effort ``grip`` (the action's last entry, clipped
-    to [0, 1]) counts once caging exceeds 0.97; returns the mean of caging and
-    caging-and-gripping."""
+def pads_caging_y(pads_y: jax.Array, obj: jax.Array, bounds: tuple[float, float],
+                  pad_success: float) -> jax.Array:
+    """pick-place-v3's and sweep-into-v3's own y term from the left and right pads' y
+    (``pads_y`` [2]): the left pad's y less the object's and the object's less the right
+    pad's, each within ``bounds``, margins | |object y - pad y| - pad_success |; the two
+    combined by ``hamacher_product``. Meta-World means the pads' y at reset in the margins, but
+    its ``init_left_pad``/``init_right_pad`` are views of ``data.xpos`` (``get_body_com``
+    returns ``data.body(name).xpos``), so they read the current y."""
+    caging = tolerance_long_tail(jnp.array([pads_y[0] - obj[1], obj[1] - pads_y[1]]), bounds,
+                                 jnp.abs(jnp.abs(obj[1] - pads_y) - pad_success))
+    return hamacher_product(caging[0], caging[1])
+
+
+def caging_xz(tcp: jax.Array, obj: jax.Array, obj_init: jax.Array, init_tcp: jax.Array,
+              xz_success: float) -> jax.Array:
+    """The x-z term of ``_gripper_caging_reward``: the centre of the fingertips (``tcp`` [3])
+    within ``xz_success`` of the object in x-z, margin their x-z distance at reset less
+    ``xz_success``."""
     xz = jnp.array([0, 2])
     margin = jnp.linalg.norm(obj_init[xz] - init_tcp[xz]) - xz_success
-    caging_xz = tolerance_long_tail(jnp.linalg.norm(tcp[xz] - obj[xz]), (0.0, xz_success),
-                                    margin)
-    caging = hamacher_product(caging_y, caging_xz)
+    return tolerance_long_tail(jnp.linalg.norm(tcp[xz] - obj[xz]), (0.0, xz_success), margin)
+
+
+def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
+                        obj_init: jax.Array, init_tcp: jax.Array, xz_success: float,
+                        grip: jax.Array, high_density: bool = True) -> jax.Array:
+    """The rest of ``_gripper_caging_reward``: ``caging_xz`` Hamacher-combined with
+    ``caging_y``; the gripper's closing effort ``grip`` (the action's last entry, clipped to
+    [0, 1]) counts once caging exceeds 0.97; returns caging-and-gripping, with ``high_density``
+    (push-v3, pick-place-v3) its mean with caging."""
+    caging = hamacher_product(caging_y, caging_xz(tcp, obj, obj_init, init_tcp, xz_success))
     gripping = jnp.where(caging > _CAGED, jnp.clip(grip, 0.0, 1.0), 0.0)
-    return (hamacher_product(caging, gripping) + caging) / 2.0
+    grasped = hamacher_product(caging, gripping)
+    return (grasped + caging) / 2.0 if high_density else grasped
