@@ -85,7 +85,7 @@ def main(argv: list[str]) -> None:
         written.append(os.path.join(out, "rollout.gif"))
         view = {}
         if isinstance(policy.env, MetaWorldTask):
-            placed = np.asarray(policy.env.bodies(first.task))
+            placed = policy.env.physics.body_pos(policy.env.bodies(first.task))
             view = {"camera": visualize.SAWYER_CAMERA,
                     "sites": {"goal": np.asarray(policy.env.goal(first.task))},
                     "bodies": dict(zip(policy.env.scene.placed_bodies, placed))}

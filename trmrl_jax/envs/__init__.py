@@ -30,6 +30,7 @@ from trmrl_jax.envs.metaworld import (
     ML1PickPlace,
     ML1Push,
     ML1Reach,
+    ML1ShelfPlace,
     ML1SweepInto,
 )
 from trmrl_jax.envs.point_nav import PointNav
@@ -88,6 +89,7 @@ register("ml1_drawer_open", ML1DrawerOpen)
 register("ml1_door_close", ML1DoorClose)
 register("ml1_lever_pull", ML1LeverPull)
 register("ml1_sweep_into", ML1SweepInto)
+register("ml1_shelf_place", ML1ShelfPlace)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]

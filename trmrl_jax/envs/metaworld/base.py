@@ -139,7 +139,8 @@ class MetaWorldTask(TaskDistribution):
         """[len(scene.placed_qpos)] the qpos entries ``task`` sets at reset."""
 
     def bodies(self, task: Task) -> jax.Array:
-        """[len(scene.placed_bodies), 3] where ``task`` places the scene's placed bodies."""
+        """[len(scene.placed_bodies), 3] where ``task`` places the scene's placed bodies (less
+        ``scene.body_offsets``)."""
         del task
         return jnp.zeros((0, 3))
 

@@ -26,15 +26,19 @@ _OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bo
 
 def puck_scene(xml: str, at_rest: bool = False,
                hand_init: tuple[float, float, float] = HAND_INIT,
-               placed_bodies: tuple[str, ...] = ()) -> sawyer.Scene:
+               placed_bodies: tuple[str, ...] = (),
+               body_offsets: tuple[tuple[float, float, float], ...] | None = None
+               ) -> sawyer.Scene:
     """The scene of ``xml`` with the puck placed by qpos 9-11 (``_set_obj_xyz``); ``at_rest``:
-    the task places x and y, z is where the puck rests after the hand's reset."""
+    the task places x and y, z is where the puck rests after the hand's reset; the other
+    arguments as ``sawyer.Scene``'s."""
     return sawyer.Scene(
         xml=xml, hand_init=hand_init, mocap_low=(-0.5, 0.40, 0.05), mocap_high=(0.5, 1.0, 0.5),
         bodies=("hand", "rightclaw", "leftclaw", "obj", "leftpad", "rightpad"),
         sites=("rightEndEffector", "leftEndEffector"), geoms=("objGeom",),
         placed_qpos=(9, 10) if at_rest else (9, 10, 11), zeroed_qvel=tuple(range(9, 15)),
-        rest_height=(11, "obj") if at_rest else None, placed_bodies=placed_bodies)
+        rest_height=(11, "obj") if at_rest else None, placed_bodies=placed_bodies,
+        body_offsets=body_offsets)
 
 
 def pads_y(frame: sawyer.Frame) -> jax.Array:

@@ -66,6 +66,7 @@ class Warp(Sawyer):
         self._static_geoms, self._static_owner = self._static_placed_geoms()
         parents = m.body_parentid[self.placed_body_ids]
         self._parent_rot = np.asarray(s.xmat[parents].reshape(-1, 3, 3), np.float32)
+        self._offsets = np.asarray(self.body_offsets, np.float32)
         self._default_pos = np.asarray(m.body_pos[self.placed_body_ids], np.float32)
 
     def _static_placed_geoms(self) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,8 @@ class Warp(Sawyer):
     def _placed(self, model: mjx.Model, bodies: jax.Array) -> mjx.Model:
         """``model`` with the placed bodies at ``bodies``: under vmap a batched model field,
         one ``body_pos`` per world (MuJoCo-Warp reads batched model fields per world)."""
-        return model.replace(body_pos=model.body_pos.at[self.placed_body_ids].set(bodies))
+        return model.replace(
+            body_pos=model.body_pos.at[self.placed_body_ids].set(bodies + self._offsets))
 
     def _fault(self, d: mjx.Data) -> jax.Array:
         """int32 []: 1 where Warp overflowed a buffer or the state is not finite."""
@@ -103,7 +105,8 @@ class Warp(Sawyer):
         s, scene, bodies = self._settled, self.scene, bodies.astype(jnp.float32)
         d = mjx.make_data(self.mujoco_model, impl="warp", naconmax=self.naconmax,
                           njmax=self.njmax)
-        shift = jnp.einsum("kij,kj->ki", self._parent_rot, bodies - self._default_pos)
+        shift = jnp.einsum("kij,kj->ki", self._parent_rot,
+                           bodies + self._offsets - self._default_pos)
         d = d.replace(geom_xpos=d.geom_xpos.at[self._static_geoms].add(
             shift[self._static_owner]))
         d = d.replace(

@@ -85,7 +85,7 @@ class Native(Sawyer):
         contiguous chunks, one per thread, model and ``MjData`` (MuJoCo releases the GIL while
         it computes). One call at a time: devices of one process may call back at once, and
         the models and ``MjData``s are shared."""
-        bodies = np.asarray(bodies, np.float64).reshape(count, len(self.placed_body_ids), 3)
+        bodies = self.body_pos(np.reshape(bodies, (count, len(self.placed_body_ids), 3)))
         chunks = np.array_split(np.arange(count), len(self._datas))
 
         def run(m: mujoco.MjModel, d: mujoco.MjData, chunk: np.ndarray) -> None:

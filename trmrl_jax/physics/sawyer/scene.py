@@ -71,8 +71,11 @@ class Scene:
     fixed_qpos: (qpos entry, value) every reset sets alike (drawer-close-v3's -0.15), kept in
     float64 in the settled state (a task's float32 placements would round them);
     placed_bodies: bodies of the model whose position (``body_pos``, relative to the parent)
-    each task sets (``MetaWorldTask.bodies``); settle_placed: whether the hand's reset depends
-    on them (in any bit of the state), so that it runs per episode with them in place;
+    each task sets (``MetaWorldTask.bodies``); body_offsets: per placed body, added in float64
+    to where the task puts it to give its ``body_pos`` (Meta-World computes some placements in
+    float64 from the float32 task: shelf-place-v3's shelf 0.3 below the goal); settle_placed:
+    whether the hand's reset depends on them (in any bit of the state), so that it runs per
+    episode with them in place;
     reset_forward: whether the reset ends in a forward pass (``set_state``, which most tasks'
     placements call); where not (drawer-open-v3, lever-pull-v3), the first observation reads
     the kinematics the hand's last physics step began from, as there, which only the
@@ -91,6 +94,7 @@ class Scene:
     rest_height: tuple[int, str] | None = None
     fixed_qpos: tuple[tuple[int, float], ...] = ()
     placed_bodies: tuple[str, ...] = ()
+    body_offsets: tuple[tuple[float, float, float], ...] | None = None
     settle_placed: bool = False
     reset_forward: bool = True
 
@@ -198,8 +202,16 @@ class Sawyer(abc.ABC):
         ids = (self.body_ids, self.site_ids, self.geom_ids, self.placed_body_ids)
         if np.concatenate(ids).min() < 0:
             raise ValueError(f"{scene.xml} lacks a body, site or geom of {scene}")
+        self.body_offsets = np.zeros((len(self.placed_body_ids), 3))
+        if scene.body_offsets is not None:
+            self.body_offsets[:] = scene.body_offsets
         mocap_body = np.flatnonzero(m.body_mocapid >= 0)
         chex.assert_equal(len(mocap_body), 1)
+
+    def body_pos(self, bodies: np.ndarray) -> np.ndarray:
+        """[..., len(scene.placed_bodies), 3] the placed bodies' ``body_pos`` (float64) where a
+        task's ``bodies`` put them."""
+        return np.asarray(bodies, np.float64) + self.body_offsets
 
     @abc.abstractmethod
     def start(self, placed: jax.Array, bodies: jax.Array, model: Any) -> SawyerState:
