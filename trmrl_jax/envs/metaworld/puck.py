@@ -27,7 +27,7 @@ _OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bo
 def puck_scene(xml: str, at_rest: bool = False,
                hand_init: tuple[float, float, float] = HAND_INIT,
                placed_bodies: tuple[str, ...] = (),
-               body_offsets: tuple[tuple[float, float, float], ...] | None = None
+               body_offsets: tuple[tuple[float, float, float], ...] = ()
                ) -> sawyer.Scene:
     """The scene of ``xml`` with the puck placed by qpos 9-11 (``_set_obj_xyz``); ``at_rest``:
     the task places x and y, z is where the puck rests after the hand's reset; the other

@@ -71,15 +71,14 @@ class Scene:
     fixed_qpos: (qpos entry, value) every reset sets alike (drawer-close-v3's -0.15), kept in
     float64 in the settled state (a task's float32 placements would round them);
     placed_bodies: bodies of the model whose position (``body_pos``, relative to the parent)
-    each task sets (``MetaWorldTask.bodies``); body_offsets: per placed body, added in float64
-    to where the task puts it to give its ``body_pos`` (Meta-World computes some placements in
-    float64 from the float32 task: shelf-place-v3's shelf 0.3 below the goal); settle_placed:
-    whether the hand's reset depends on them (in any bit of the state), so that it runs per
-    episode with them in place;
-    reset_forward: whether the reset ends in a forward pass (``set_state``, which most tasks'
-    placements call); where not (drawer-open-v3, lever-pull-v3), the first observation reads
-    the kinematics the hand's last physics step began from, as there, which only the
-    per-episode reset has (so it needs settle_placed).
+    each task sets (``MetaWorldTask.bodies``); body_offsets: per placed body (none: zeros),
+    added in float64 to where the task puts it to give its ``body_pos`` (Meta-World computes
+    some placements in float64 from the float32 task: shelf-place-v3's shelf 0.3 below the
+    goal); settle_placed: whether the hand's reset depends on them (in any bit of the state), so
+    that it runs per episode with them in place; reset_forward: whether the reset ends in a
+    forward pass (``set_state``, which most tasks' placements call); where not (drawer-open-v3,
+    lever-pull-v3), the first observation reads the kinematics the hand's last physics step
+    began from, as there, which only the per-episode reset has (so it needs settle_placed).
     """
 
     xml: str
@@ -94,11 +93,11 @@ class Scene:
     rest_height: tuple[int, str] | None = None
     fixed_qpos: tuple[tuple[int, float], ...] = ()
     placed_bodies: tuple[str, ...] = ()
-    body_offsets: tuple[tuple[float, float, float], ...] | None = None
+    body_offsets: tuple[tuple[float, float, float], ...] = ()
     settle_placed: bool = False
     reset_forward: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not (self.reset_forward or self.settle_placed):
             raise ValueError("a reset without a forward pass needs settle_placed")
 
@@ -203,7 +202,7 @@ class Sawyer(abc.ABC):
         if np.concatenate(ids).min() < 0:
             raise ValueError(f"{scene.xml} lacks a body, site or geom of {scene}")
         self.body_offsets = np.zeros((len(self.placed_body_ids), 3))
-        if scene.body_offsets is not None:
+        if scene.body_offsets:
             self.body_offsets[:] = scene.body_offsets
         mocap_body = np.flatnonzero(m.body_mocapid >= 0)
         chex.assert_equal(len(mocap_body), 1)
