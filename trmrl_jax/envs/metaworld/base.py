@@ -165,22 +165,42 @@ class MetaWorldTask(TaskDistribution):
         padded = jnp.zeros(_OBJECTS_SIZE).at[:objects.shape[0]].set(objects)
         return jnp.concatenate([hand, gripper[None], padded])
 
+    def first_observation(self, frame: sawyer.Frame) -> jax.Array:
+        """[39] a reset's observation: this frame's half twice (unclipped, as there)."""
+        current = self.current(frame)
+        return jnp.concatenate([current, current, jnp.zeros(3)])
+
+    def outcome(self, frame: sawyer.Frame, previous: jax.Array, action: jax.Array, task: Task
+                ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(observation [39], reward, success) of the step that reached ``frame`` from the
+        observation ``previous`` [39] under the clipped ``action`` [4]."""
+        obs = jnp.concatenate([self.current(frame), previous[:18], jnp.zeros(3)])
+        obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
+        return (obs, *self.evaluate(obs, frame, action, task))
+
     def reset(self, key: jax.Array, task: Task) -> State:
         del key  # Meta-World's reset of a task is deterministic.
         sim = self.physics.start(self.placed(task), self.bodies(task), self.physics.model)
-        current = self.current(sim.frame)
-        zero = jnp.zeros(())
-        return State(pipeline_state=sim, obs=jnp.concatenate([current, current, jnp.zeros(3)]),
-                     reward=zero, done=zero,
-                     metrics={"success": zero, "fault": sim.fault.astype(jnp.float32)})
+        return reset_state(sim, self.first_observation(sim.frame))
 
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)
         sim = self.physics.step(state.pipeline_state, action, self.physics.model)
-        obs = jnp.concatenate([self.current(sim.frame), state.obs[:18], jnp.zeros(3)])
-        obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
-        reward, success = self.evaluate(obs, sim.frame, action, task)
-        fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
-        return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
-                             metrics={"success": success.astype(jnp.float32),
-                                      "fault": fault.astype(jnp.float32)})
+        return step_state(state, sim, *self.outcome(sim.frame, state.obs, action, task))
+
+
+def reset_state(sim: sawyer.SawyerState, obs: jax.Array) -> State:
+    """The ``State`` of an episode's start at ``sim`` observing ``obs`` [39]."""
+    zero = jnp.zeros(())
+    return State(pipeline_state=sim, obs=obs, reward=zero, done=zero,
+                 metrics={"success": zero, "fault": sim.fault.astype(jnp.float32)})
+
+
+def step_state(state: State, sim: sawyer.SawyerState, obs: jax.Array, reward: jax.Array,
+               success: jax.Array) -> State:
+    """``state`` after a step to ``sim`` with its observation [39], reward and success; a fault:
+    the simulator's, or an observation that is not finite."""
+    fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
+    return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
+                         metrics={"success": success.astype(jnp.float32),
+                                  "fault": fault.astype(jnp.float32)})
