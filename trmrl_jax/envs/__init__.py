@@ -27,6 +27,7 @@ from trmrl_jax.envs.metaworld import (
     ML1PickPlace,
     ML1Push,
     ML1Reach,
+    ported,
 )
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
@@ -80,6 +81,8 @@ register("ml1_push", ML1Push)
 register("ml1_pick_place", ML1PickPlace)
 register("ml1_door_open", ML1DoorOpen)
 register("ml1_drawer_close", ML1DrawerClose)
+for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
+    register(_name, _benchmark)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]

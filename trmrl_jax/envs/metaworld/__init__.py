@@ -1,11 +1,14 @@
-"""Meta-World v3 task distributions on its Sawyer scenes (``trmrl_jax.physics.sawyer``)."""
+"""Meta-World v3 task distributions on its Sawyer scenes (``trmrl_jax.physics.sawyer``): ML1
+environments, and mixtures of them (ML10, ML45)."""
 
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
+from trmrl_jax.envs.metaworld.benchmarks import BENCHMARKS, PORTED, missing, ported
 from trmrl_jax.envs.metaworld.door import ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose
+from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.reach import ML1Reach
 
-__all__ = ["ML1DoorOpen", "ML1DrawerClose", "ML1PickPlace", "ML1Push", "ML1Reach",
-           "MetaWorldTask"]
+__all__ = ["BENCHMARKS", "ML1DoorOpen", "ML1DrawerClose", "ML1PickPlace", "ML1Push", "ML1Reach",
+           "MetaWorldMixture", "MetaWorldTask", "PORTED", "missing", "mixture", "ported"]
