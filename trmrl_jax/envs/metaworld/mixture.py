@@ -68,10 +68,6 @@ class MetaWorldMixture(TaskDistribution):
             jnp.pad(c.tasks[split], ((0, 0), (0, self.rand_size - c.task_size)))
             for c in self.classes]) for split in ("train", "test")}
 
-    @property
-    def dt(self) -> float:
-        return self.classes[0].dt
-
     def sample_task(self, key: jax.Array, split: str) -> Task:
         if split == "ood" and not self.has_ood:
             raise ValueError("this mixture holds out no environment: no ood split")
