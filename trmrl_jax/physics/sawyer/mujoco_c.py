@@ -111,12 +111,13 @@ class Native(Sawyer):
         qpos, qvel = list(scene.placed_qpos), list(scene.zeroed_qvel)
 
         def world(m: mujoco.MjModel, d: mujoco.MjData, i: int) -> None:
-            if scene.settle_placed:
+            if scene.settle_placed or not scene.reset_forward:
                 settle(scene, m, d)
             else:
                 mujoco.mj_setState(m, d, self._settled_state, _SPEC)
             d.qpos[qpos], d.qvel[qvel] = placed[i], 0.0
-            mujoco.mj_forward(m, d)
+            if scene.reset_forward:
+                mujoco.mj_forward(m, d)
             mujoco.mj_getState(m, d, states[i], _SPEC)
             frames[i] = self._read(d)
 
