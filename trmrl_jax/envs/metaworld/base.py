@@ -180,6 +180,11 @@ class MetaWorldTask(TaskDistribution):
         """[3] where ``task``'s goal lies (``_target_pos``; Meta-World draws its ``goal`` site
         there)."""
 
+    def marker_sites(self, task: Task) -> dict[str, jax.Array]:
+        """Sites of the model to draw at ``task``'s places [3] (``cli.visualize``): the
+        ``goal`` marker, a site of the world, at ``goal``."""
+        return {"goal": self.goal(task)}
+
     @abc.abstractmethod
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         """[<= 14] the objects' positions and quaternions (Meta-World's order)."""

@@ -75,6 +75,11 @@ class ML1Basketball(MetaWorldTask):
     def goal(self, task: Task) -> jax.Array:
         return task["rand_vec"][3:] + self.hoop
 
+    def marker_sites(self, task: Task) -> dict[str, jax.Array]:
+        """The ``goal`` marker rides the hoop (a site of ``hooplink``), drawn with its stand."""
+        del task
+        return {}
+
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_BALL], free_quat(frame.qpos, 9)])
 

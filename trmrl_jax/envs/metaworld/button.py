@@ -64,6 +64,11 @@ class ML1ButtonPressTopdown(MetaWorldTask):
     def goal(self, task: Task) -> jax.Array:
         return task["rand_vec"] + jnp.asarray(self.hole, jnp.float32)
 
+    def marker_sites(self, task: Task) -> dict[str, jax.Array]:
+        """The scene has no ``goal`` marker: the goal is the box's ``hole``, drawn with the box."""
+        del task
+        return {}
+
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_BUTTON] + jnp.asarray(_TOP), self.button_quat])
 
