@@ -45,8 +45,8 @@ class ML1Sweep(MetaWorldTask):
     goal. Success: |puck - goal| <= 0.05.
     """
 
-    scene = dataclasses.replace(puck_scene("sawyer_sweep_v3.xml"), placed_qpos=(9, 10),
-                                fixed_qpos=((11, _HEIGHT),))
+    scene = dataclasses.replace(puck_scene("sawyer_sweep_v3.xml"), geoms=(),
+                                placed_qpos=(9, 10), fixed_qpos=((11, _HEIGHT),))
     rand_low = (-0.1, 0.6, 0.02)
     rand_high = (0.1, 0.7, 0.02)
 
