@@ -22,11 +22,16 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahVel,
 )
 from trmrl_jax.envs.metaworld import (
+    ML1Basketball,
+    ML1ButtonPressTopdown,
     ML1DoorOpen,
     ML1DrawerClose,
+    ML1PegInsertSide,
     ML1PickPlace,
     ML1Push,
     ML1Reach,
+    ML1Sweep,
+    ML1WindowOpen,
     ported,
 )
 from trmrl_jax.envs.point_nav import PointNav
@@ -81,6 +86,11 @@ register("ml1_push", ML1Push)
 register("ml1_pick_place", ML1PickPlace)
 register("ml1_door_open", ML1DoorOpen)
 register("ml1_drawer_close", ML1DrawerClose)
+register("ml1_button_press_topdown", ML1ButtonPressTopdown)
+register("ml1_window_open", ML1WindowOpen)
+register("ml1_sweep", ML1Sweep)
+register("ml1_basketball", ML1Basketball)
+register("ml1_peg_insert_side", ML1PegInsertSide)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -2,13 +2,20 @@
 environments, and mixtures of them (ML10, ML45)."""
 
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
+from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.benchmarks import BENCHMARKS, PORTED, missing, ported
+from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
+from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.reach import ML1Reach
+from trmrl_jax.envs.metaworld.sweep import ML1Sweep
+from trmrl_jax.envs.metaworld.window import ML1WindowOpen
 
-__all__ = ["BENCHMARKS", "ML1DoorOpen", "ML1DrawerClose", "ML1PickPlace", "ML1Push", "ML1Reach",
-           "MetaWorldMixture", "MetaWorldTask", "PORTED", "missing", "mixture", "ported"]
+__all__ = ["BENCHMARKS", "ML1Basketball", "ML1ButtonPressTopdown", "ML1DoorOpen",
+           "ML1DrawerClose", "ML1PegInsertSide", "ML1PickPlace", "ML1Push", "ML1Reach", "ML1Sweep",
+           "ML1WindowOpen", "MetaWorldMixture", "MetaWorldTask", "PORTED", "missing", "mixture",
+           "ported"]

@@ -65,8 +65,30 @@ def quat_from_xmat(xmat: jax.Array) -> jax.Array:
 
 
 def tcp(frame: sawyer.Frame) -> jax.Array:
-    """[3] the centre of the scene's two sites, the fingertips (``SawyerXYZEnv.tcp_center``)."""
-    return jnp.mean(frame.site_xpos, axis=0)
+    """[3] the centre of the scene's first two sites, the fingertips
+    (``SawyerXYZEnv.tcp_center``)."""
+    return jnp.mean(frame.site_xpos[:2], axis=0)
+
+
+def free_quat(qpos: jax.Array, joint: int) -> jax.Array:
+    """[4] MuJoCo's (w, x, y, z) ``xquat`` of a body on the free joint whose qpos starts at
+    ``joint`` (and whose own frame is the joint's): the joint's quaternion, normalised."""
+    q = qpos[joint + 3:joint + 7]
+    return q / jnp.linalg.norm(q)
+
+
+def xmat_from_quat(q: jax.Array) -> jax.Array:
+    """[4] unit (w, x, y, z) quaternion -> [3, 3] rotation (MuJoCo's ``mju_quat2Mat``)."""
+    w, x, y, z = q
+    return jnp.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                      [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                      [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def apart(rand_vec: np.ndarray, distance: float) -> bool:
+    """Whether a (object x, y, z, goal x, y, z) rand_vec's two points lie ``distance`` or more
+    apart in the plane (the rule by which several ``reset_model``s redraw)."""
+    return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= distance)
 
 
 class MetaWorldTask(TaskDistribution):
@@ -75,7 +97,7 @@ class MetaWorldTask(TaskDistribution):
     ``sawyer.default_backend()``.
 
     Subclasses set ``scene`` (whose first bodies are hand, rightclaw, leftclaw, and whose
-    sites the fingertips rightEndEffector, leftEndEffector), ``rand_low``/``rand_high`` (the
+    first sites the fingertips rightEndEffector, leftEndEffector), ``rand_low``/``rand_high`` (the
     ``rand_vec`` box), and define ``placed`` (the scene's joint placements of a task),
     ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and success);
     ``bodies`` where the scene places bodies, ``accept`` where Meta-World redraws some vectors.
@@ -99,7 +121,8 @@ class MetaWorldTask(TaskDistribution):
         self.worlds = self.physics.worlds
         self.task_size = len(self.rand_low)
         settled = self.physics.settled
-        self.init_tcp = jnp.asarray(settled.site_xpos[self.physics.site_ids].mean(0), jnp.float32)
+        self.init_tcp = jnp.asarray(settled.site_xpos[self.physics.site_ids[:2]].mean(0),
+                                    jnp.float32)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}
 
@@ -111,6 +134,16 @@ class MetaWorldTask(TaskDistribution):
     @property
     def dt(self) -> float:
         return self.physics.dt
+
+    def settled_site(self, site: str, body: str | None = None) -> np.ndarray:
+        """[3] float64: where ``site`` lies after the hand's reset (the model's own placements),
+        from the frame origin of ``body`` where given: a fixed site of an unrotated placed
+        body lies at the task's place plus that offset."""
+        m, settled = self.physics.mujoco_model, self.physics.settled
+        where = settled.site_xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, site)].copy()
+        if body is not None:
+            where -= settled.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body)]
+        return where
 
     def accept(self, rand_vec: np.ndarray) -> bool:
         """Whether Meta-World's ``reset_model`` keeps ``rand_vec`` (it redraws otherwise)."""
@@ -146,6 +179,11 @@ class MetaWorldTask(TaskDistribution):
     def goal(self, task: Task) -> jax.Array:
         """[3] where ``task``'s goal lies (``_target_pos``; Meta-World draws its ``goal`` site
         there)."""
+
+    def marker_sites(self, task: Task) -> dict[str, jax.Array]:
+        """Sites of the model to draw at ``task``'s places [3] (``cli.visualize``): the
+        ``goal`` marker, a site of the world, at ``goal``."""
+        return {"goal": self.goal(task)}
 
     @abc.abstractmethod
     def objects(self, frame: sawyer.Frame) -> jax.Array:

@@ -4,12 +4,17 @@ mixtures of the ported environments; ``ported`` gives those whose environments a
 from __future__ import annotations
 
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
+from trmrl_jax.envs.metaworld.basketball import ML1Basketball
+from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
+from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.reach import ML1Reach
+from trmrl_jax.envs.metaworld.sweep import ML1Sweep
+from trmrl_jax.envs.metaworld.window import ML1WindowOpen
 
 # Meta-World's name -> the ML1 class that ports it. A port adds its line here; a benchmark
 # registers (``envs.make("ml10")``) once every environment it names is here.
@@ -19,6 +24,11 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "pick-place-v3": ML1PickPlace,
     "door-open-v3": ML1DoorOpen,
     "drawer-close-v3": ML1DrawerClose,
+    "button-press-topdown-v3": ML1ButtonPressTopdown,
+    "window-open-v3": ML1WindowOpen,
+    "sweep-v3": ML1Sweep,
+    "basketball-v3": ML1Basketball,
+    "peg-insert-side-v3": ML1PegInsertSide,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

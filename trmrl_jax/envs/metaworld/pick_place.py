@@ -12,6 +12,7 @@ from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
 from trmrl_jax.envs.metaworld.rewards import (
     caging_and_gripping,
     hamacher_product,
+    pads_around_y,
     tolerance_long_tail,
 )
 from trmrl_jax.physics import sawyer
@@ -26,7 +27,7 @@ class ML1PickPlace(PuckTask):
     [0.05, 0.3].
 
     Reward (``compute_reward``, version "v2"): hamacher(caging, in_place), caging its own
-    ``_gripper_caging_reward`` (``pads_caging_y``; x-z within 0.005, high density) and
+    ``_gripper_caging_reward`` (``rewards.pads_around_y``; x-z within 0.005, high density) and
     in_place the tolerance of |puck - goal| within 0.05 (margin its initial value); plus
     1 + 5 * in_place with the fingertips' centre within 0.02 of the puck, the gripper open and
     the puck lifted over 0.01; 10 within 0.05 of the goal. Success: |puck - goal| <= 0.07.
@@ -36,18 +37,6 @@ class ML1PickPlace(PuckTask):
     rand_low = (-0.1, 0.6, 0.02, -0.1, 0.8, 0.05)
     rand_high = (0.1, 0.7, 0.02, 0.1, 0.9, 0.3)
 
-    @staticmethod
-    def pads_caging_y(pads: jax.Array, obj: jax.Array) -> jax.Array:
-        """pick-place's own y term from the left and right pads' y (``pads`` [2]): the left
-        pad's y less the puck's and the puck's less the right pad's, each within (0.015, 0.05),
-        margins | |puck y - pad y| - 0.05 |. Meta-World means the pads' y at reset there, but
-        its ``init_left_pad``/``init_right_pad`` are views of ``data.xpos``
-        (``get_body_com`` returns ``data.body(name).xpos``), so they read the current y."""
-        caging = tolerance_long_tail(
-            jnp.array([pads[0] - obj[1], obj[1] - pads[1]]), (_OBJ_RADIUS, _PAD_SUCCESS),
-            jnp.abs(jnp.abs(obj[1] - pads) - _PAD_SUCCESS))
-        return hamacher_product(caging[0], caging[1])
-
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         obj, opened, centre = obs[4:7], obs[3], tcp(frame)
@@ -55,7 +44,8 @@ class ML1PickPlace(PuckTask):
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))
-        grasped = caging_and_gripping(self.pads_caging_y(pads_y(frame), obj), centre, obj,
+        caging = pads_around_y(pads_y(frame), obj, (_OBJ_RADIUS, _PAD_SUCCESS), _PAD_SUCCESS)
+        grasped = caging_and_gripping(hamacher_product(caging[0], caging[1]), centre, obj,
                                       obj_init, self.init_tcp, xz_success=0.005, grip=action[3])
         reward = hamacher_product(grasped, in_place)
         lifted = ((jnp.linalg.norm(obj - centre) < 0.02) & (opened > 0)

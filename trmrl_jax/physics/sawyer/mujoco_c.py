@@ -120,12 +120,13 @@ class Native(Sawyer):
         [len(placed_bodies), 3] float64; writes state [nstate] and frame [frame size]."""
         m, d, scene = self.models[t], self.datas[t], self.scene
         m.body_pos[self.placed_body_ids] = bodies
-        if scene.settle_placed:
+        if scene.settle_placed or not scene.reset_forward:
             settle(scene, m, d)
         else:
             mujoco.mj_setState(m, d, self._settled_state, _SPEC)
         d.qpos[list(scene.placed_qpos)], d.qvel[list(scene.zeroed_qvel)] = placed, 0.0
-        mujoco.mj_forward(m, d)
+        if scene.reset_forward:
+            mujoco.mj_forward(m, d)
         mujoco.mj_getState(m, d, state, _SPEC)
         frame[:] = self._read(d)
 

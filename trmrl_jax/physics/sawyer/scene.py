@@ -72,7 +72,11 @@ class Scene:
     float64 in the settled state (a task's float32 placements would round them);
     placed_bodies: bodies of the model whose position (``body_pos``, relative to the parent)
     each task sets (``MetaWorldTask.bodies``); settle_placed: whether the hand's reset depends
-    on them (in any bit of the state), so that it runs per episode with them in place.
+    on them (in any bit of the state), so that it runs per episode with them in place;
+    reset_forward: whether the task's reset ends in a forward pass (``set_state`` does);
+    window-open-v3's runs none, so its first observation reads the kinematics the hand's reset
+    left (from before its last physics step, the task's bodies in place), and the C engine
+    settles such a scene per episode too.
     """
 
     xml: str
@@ -88,6 +92,7 @@ class Scene:
     fixed_qpos: tuple[tuple[int, float], ...] = ()
     placed_bodies: tuple[str, ...] = ()
     settle_placed: bool = False
+    reset_forward: bool = True
 
 
 def load(scene: Scene) -> mujoco.MjModel:
