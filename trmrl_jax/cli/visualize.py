@@ -87,7 +87,8 @@ def main(argv: list[str]) -> None:
         if isinstance(policy.env, MetaWorldTask):
             placed = policy.env.physics.body_pos(policy.env.bodies(first.task))
             view = {"camera": visualize.SAWYER_CAMERA,
-                    "sites": {"goal": np.asarray(policy.env.goal(first.task))},
+                    "sites": {name: np.asarray(where) for name, where
+                              in policy.env.marker_sites(first.task).items()},
                     "bodies": dict(zip(policy.env.scene.placed_bodies, placed))}
         try:
             visualize.render_trial(first, policy.env.mujoco_model, policy.env.dt, written[-1],

@@ -22,16 +22,22 @@ from trmrl_jax.envs.locomotion import (
     HalfCheetahVel,
 )
 from trmrl_jax.envs.metaworld import (
+    ML1Basketball,
+    ML1ButtonPressTopdown,
     ML1DoorClose,
     ML1DoorOpen,
     ML1DrawerClose,
     ML1DrawerOpen,
     ML1LeverPull,
+    ML1PegInsertSide,
     ML1PickPlace,
     ML1Push,
     ML1Reach,
     ML1ShelfPlace,
+    ML1Sweep,
     ML1SweepInto,
+    ML1WindowOpen,
+    ported,
 )
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
@@ -85,11 +91,18 @@ register("ml1_push", ML1Push)
 register("ml1_pick_place", ML1PickPlace)
 register("ml1_door_open", ML1DoorOpen)
 register("ml1_drawer_close", ML1DrawerClose)
+register("ml1_button_press_topdown", ML1ButtonPressTopdown)
+register("ml1_window_open", ML1WindowOpen)
+register("ml1_sweep", ML1Sweep)
+register("ml1_basketball", ML1Basketball)
+register("ml1_peg_insert_side", ML1PegInsertSide)
 register("ml1_drawer_open", ML1DrawerOpen)
 register("ml1_door_close", ML1DoorClose)
 register("ml1_lever_pull", ML1LeverPull)
 register("ml1_sweep_into", ML1SweepInto)
 register("ml1_shelf_place", ML1ShelfPlace)
+for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
+    register(_name, _benchmark)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
            "backends", "default_episode_length", "make", "register", "registered"]

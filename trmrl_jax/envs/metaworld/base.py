@@ -70,6 +70,27 @@ def tcp(frame: sawyer.Frame) -> jax.Array:
     return jnp.mean(frame.site_xpos[:2], axis=0)
 
 
+def free_quat(qpos: jax.Array, joint: int) -> jax.Array:
+    """[4] MuJoCo's (w, x, y, z) ``xquat`` of a body on the free joint whose qpos starts at
+    ``joint`` (and whose own frame is the joint's): the joint's quaternion, normalised."""
+    q = qpos[joint + 3:joint + 7]
+    return q / jnp.linalg.norm(q)
+
+
+def xmat_from_quat(q: jax.Array) -> jax.Array:
+    """[4] unit (w, x, y, z) quaternion -> [3, 3] rotation (MuJoCo's ``mju_quat2Mat``)."""
+    w, x, y, z = q
+    return jnp.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                      [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                      [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def apart(rand_vec: np.ndarray, distance: float) -> bool:
+    """Whether a (object x, y, z, goal x, y, z) rand_vec's two points lie ``distance`` or more
+    apart in the plane (the rule by which several ``reset_model``s redraw)."""
+    return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= distance)
+
+
 class MetaWorldTask(TaskDistribution):
     """One Meta-World v3 environment's tasks (ML1): ``seed`` draws the train and test tasks,
     ``worlds`` is the most environments one vmapped call steps (``sawyer.make``); backend None:
@@ -99,8 +120,9 @@ class MetaWorldTask(TaskDistribution):
         self.physics = sawyer.make(self.scene, self.backend, worlds)
         self.worlds = self.physics.worlds
         self.task_size = len(self.rand_low)
-        fingertips = self.physics.settled.site_xpos[self.physics.site_ids[:2]]
-        self.init_tcp = jnp.asarray(fingertips.mean(0), jnp.float32)
+        settled = self.physics.settled
+        self.init_tcp = jnp.asarray(settled.site_xpos[self.physics.site_ids[:2]].mean(0),
+                                    jnp.float32)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}
 
@@ -112,6 +134,16 @@ class MetaWorldTask(TaskDistribution):
     @property
     def dt(self) -> float:
         return self.physics.dt
+
+    def settled_site(self, site: str, body: str | None = None) -> np.ndarray:
+        """[3] float64: where ``site`` lies after the hand's reset (the model's own placements),
+        from the frame origin of ``body`` where given: a fixed site of an unrotated placed
+        body lies at the task's place plus that offset."""
+        m, settled = self.physics.mujoco_model, self.physics.settled
+        where = settled.site_xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, site)].copy()
+        if body is not None:
+            where -= settled.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body)]
+        return where
 
     def accept(self, rand_vec: np.ndarray) -> bool:
         """Whether Meta-World's ``reset_model`` keeps ``rand_vec`` (it redraws otherwise)."""
@@ -149,6 +181,11 @@ class MetaWorldTask(TaskDistribution):
         """[3] where ``task``'s goal lies (``_target_pos``; Meta-World draws its ``goal`` site
         there)."""
 
+    def marker_sites(self, task: Task) -> dict[str, jax.Array]:
+        """Sites of the model to draw at ``task``'s places [3] (``cli.visualize``): the
+        ``goal`` marker, a site of the world, at ``goal``."""
+        return {"goal": self.goal(task)}
+
     @abc.abstractmethod
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         """[<= 14] the objects' positions and quaternions (Meta-World's order)."""
@@ -167,22 +204,42 @@ class MetaWorldTask(TaskDistribution):
         padded = jnp.zeros(_OBJECTS_SIZE).at[:objects.shape[0]].set(objects)
         return jnp.concatenate([hand, gripper[None], padded])
 
+    def first_observation(self, frame: sawyer.Frame) -> jax.Array:
+        """[39] a reset's observation: this frame's half twice (unclipped, as there)."""
+        current = self.current(frame)
+        return jnp.concatenate([current, current, jnp.zeros(3)])
+
+    def outcome(self, frame: sawyer.Frame, previous: jax.Array, action: jax.Array, task: Task
+                ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(observation [39], reward, success) of the step that reached ``frame`` from the
+        observation ``previous`` [39] under the clipped ``action`` [4]."""
+        obs = jnp.concatenate([self.current(frame), previous[:18], jnp.zeros(3)])
+        obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
+        return (obs, *self.evaluate(obs, frame, action, task))
+
     def reset(self, key: jax.Array, task: Task) -> State:
         del key  # Meta-World's reset of a task is deterministic.
         sim = self.physics.start(self.placed(task), self.bodies(task), self.physics.model)
-        current = self.current(sim.frame)
-        zero = jnp.zeros(())
-        return State(pipeline_state=sim, obs=jnp.concatenate([current, current, jnp.zeros(3)]),
-                     reward=zero, done=zero,
-                     metrics={"success": zero, "fault": sim.fault.astype(jnp.float32)})
+        return reset_state(sim, self.first_observation(sim.frame))
 
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)
         sim = self.physics.step(state.pipeline_state, action, self.physics.model)
-        obs = jnp.concatenate([self.current(sim.frame), state.obs[:18], jnp.zeros(3)])
-        obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
-        reward, success = self.evaluate(obs, sim.frame, action, task)
-        fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
-        return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
-                             metrics={"success": success.astype(jnp.float32),
-                                      "fault": fault.astype(jnp.float32)})
+        return step_state(state, sim, *self.outcome(sim.frame, state.obs, action, task))
+
+
+def reset_state(sim: sawyer.SawyerState, obs: jax.Array) -> State:
+    """The ``State`` of an episode's start at ``sim`` observing ``obs`` [39]."""
+    zero = jnp.zeros(())
+    return State(pipeline_state=sim, obs=obs, reward=zero, done=zero,
+                 metrics={"success": zero, "fault": sim.fault.astype(jnp.float32)})
+
+
+def step_state(state: State, sim: sawyer.SawyerState, obs: jax.Array, reward: jax.Array,
+               success: jax.Array) -> State:
+    """``state`` after a step to ``sim`` with its observation [39], reward and success; a fault:
+    the simulator's, or an observation that is not finite."""
+    fault = (sim.fault > 0) | ~jnp.all(jnp.isfinite(obs))
+    return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
+                         metrics={"success": success.astype(jnp.float32),
+                                  "fault": fault.astype(jnp.float32)})

@@ -12,7 +12,7 @@ from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
 from trmrl_jax.envs.metaworld.rewards import (
     caging_and_gripping,
     hamacher_product,
-    pads_caging_y,
+    pads_around_y,
     tolerance_long_tail,
 )
 from trmrl_jax.physics import sawyer
@@ -27,11 +27,10 @@ class ML1PickPlace(PuckTask):
     [0.05, 0.3].
 
     Reward (``compute_reward``, version "v2"): hamacher(caging, in_place), caging its own
-    ``_gripper_caging_reward`` (``pads_caging_y``, pads within (0.015, 0.05); x-z within
-    0.005, high density) and in_place the tolerance of |puck - goal| within 0.05 (margin its
-    initial value); plus 1 + 5 * in_place with the fingertips' centre within 0.02 of the puck,
-    the gripper open and the puck lifted over 0.01; 10 within 0.05 of the goal. Success:
-    |puck - goal| <= 0.07.
+    ``_gripper_caging_reward`` (``rewards.pads_around_y``; x-z within 0.005, high density) and
+    in_place the tolerance of |puck - goal| within 0.05 (margin its initial value); plus
+    1 + 5 * in_place with the fingertips' centre within 0.02 of the puck, the gripper open and
+    the puck lifted over 0.01; 10 within 0.05 of the goal. Success: |puck - goal| <= 0.07.
     """
 
     scene = puck_scene("sawyer_pick_place_v3.xml")
@@ -45,9 +44,9 @@ class ML1PickPlace(PuckTask):
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))
-        caging_y = pads_caging_y(pads_y(frame), obj, (_OBJ_RADIUS, _PAD_SUCCESS), _PAD_SUCCESS)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3])
+        caging = pads_around_y(pads_y(frame), obj, (_OBJ_RADIUS, _PAD_SUCCESS), _PAD_SUCCESS)
+        grasped = caging_and_gripping(hamacher_product(caging[0], caging[1]), centre, obj,
+                                      obj_init, self.init_tcp, xz_success=0.005, grip=action[3])
         reward = hamacher_product(grasped, in_place)
         lifted = ((jnp.linalg.norm(obj - centre) < 0.02) & (opened > 0)
                   & (obj[2] - 0.01 > obj_init[2]))

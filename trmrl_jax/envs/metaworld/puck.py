@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, quat_from_xmat
+from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, apart, quat_from_xmat
 from trmrl_jax.physics import sawyer
 
 _OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bodies).
@@ -59,7 +59,7 @@ class PuckTask(MetaWorldTask):
         return jnp.append(xy, self.rest_height)
 
     def accept(self, rand_vec: np.ndarray) -> bool:
-        return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= 0.15)
+        return apart(rand_vec, 0.15)
 
     def placed(self, task: Task) -> jax.Array:
         return task["rand_vec"][:3]

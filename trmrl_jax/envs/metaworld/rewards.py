@@ -1,8 +1,8 @@
 """Meta-World's reward shaping in JAX, for scalars or arrays: ``tolerance`` (long tail and
 gaussian) and ``hamacher_product`` from ``metaworld/utils/reward_utils.py`` (after dm_control's
 ``rewards.tolerance``), and the gripper's caging reward of ``SawyerXYZEnv._gripper_caging_reward``
-(``metaworld/sawyer_xyz_env.py``), whose y term pick-place-v3 and sweep-into-v3 replace with
-their own."""
+(``metaworld/sawyer_xyz_env.py``), whose y term pick-place-v3, sweep-v3 and sweep-into-v3
+replace with their own."""
 
 from __future__ import annotations
 
@@ -55,23 +55,22 @@ def pad_caging_y(pads_y: jax.Array, obj: jax.Array, obj_init: jax.Array, obj_rad
     return hamacher_product(caging[0], caging[1])
 
 
-def pads_caging_y(pads_y: jax.Array, obj: jax.Array, bounds: tuple[float, float],
+def pads_around_y(pads_y: jax.Array, obj: jax.Array, bounds: tuple[float, float],
                   pad_success: float) -> jax.Array:
-    """pick-place-v3's and sweep-into-v3's own y term from the left and right pads' y
-    (``pads_y`` [2]): the left pad's y less the object's and the object's less the right
-    pad's, each within ``bounds``, margins | |object y - pad y| - pad_success |; the two
-    combined by ``hamacher_product``. Meta-World means the pads' y at reset in the margins, but
-    its ``init_left_pad``/``init_right_pad`` are views of ``data.xpos`` (``get_body_com``
-    returns ``data.body(name).xpos``), so they read the current y."""
-    caging = tolerance_long_tail(jnp.array([pads_y[0] - obj[1], obj[1] - pads_y[1]]), bounds,
-                                 jnp.abs(jnp.abs(obj[1] - pads_y) - pad_success))
-    return hamacher_product(caging[0], caging[1])
+    """[2] pick-place-v3's, sweep-v3's and sweep-into-v3's own y terms: the left pad's y less
+    the object's and the object's less the right pad's (``pads_y`` [2]: left, right), each
+    within ``bounds``, margins | |object y - pad y| - pad_success |; each task combines the two
+    by ``hamacher_product``. Meta-World means the pads' y at reset in the margins, but its
+    ``init_left_pad``/``init_right_pad`` are views of ``data.xpos`` (``get_body_com`` returns
+    ``data.body(name).xpos``), so they read the current y."""
+    return tolerance_long_tail(jnp.array([pads_y[0] - obj[1], obj[1] - pads_y[1]]), bounds,
+                               jnp.abs(jnp.abs(obj[1] - pads_y) - pad_success))
 
 
-def caging_xz(tcp: jax.Array, obj: jax.Array, obj_init: jax.Array, init_tcp: jax.Array,
+def xz_caging(tcp: jax.Array, obj: jax.Array, obj_init: jax.Array, init_tcp: jax.Array,
               xz_success: float) -> jax.Array:
-    """The x-z term of ``_gripper_caging_reward``: the centre of the fingertips (``tcp`` [3])
-    within ``xz_success`` of the object in x-z, margin their x-z distance at reset less
+    """``_gripper_caging_reward``'s x-z term: the centre of the fingertips (``tcp`` [3]) within
+    ``xz_success`` of the object in x-z, margin their x-z distance at reset less
     ``xz_success``."""
     xz = jnp.array([0, 2])
     margin = jnp.linalg.norm(obj_init[xz] - init_tcp[xz]) - xz_success
@@ -81,11 +80,28 @@ def caging_xz(tcp: jax.Array, obj: jax.Array, obj_init: jax.Array, init_tcp: jax
 def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
                         obj_init: jax.Array, init_tcp: jax.Array, xz_success: float,
                         grip: jax.Array, high_density: bool = True) -> jax.Array:
-    """The rest of ``_gripper_caging_reward``: ``caging_xz`` Hamacher-combined with
+    """The rest of ``_gripper_caging_reward``: ``xz_caging`` Hamacher-combined with
     ``caging_y``; the gripper's closing effort ``grip`` (the action's last entry, clipped to
     [0, 1]) counts once caging exceeds 0.97; returns caging-and-gripping, with ``high_density``
-    (push-v3, pick-place-v3) its mean with caging."""
-    caging = hamacher_product(caging_y, caging_xz(tcp, obj, obj_init, init_tcp, xz_success))
+    (push-v3, pick-place-v3, basketball-v3, peg-insert-side-v3) its mean with caging."""
+    caging = hamacher_product(caging_y, xz_caging(tcp, obj, obj_init, init_tcp, xz_success))
     gripping = jnp.where(caging > _CAGED, jnp.clip(grip, 0.0, 1.0), 0.0)
     grasped = hamacher_product(caging, gripping)
     return (grasped + caging) / 2.0 if high_density else grasped
+
+
+def lifted_and_placed(grasped: jax.Array, in_place: jax.Array, lifted: jax.Array
+                      ) -> jax.Array:
+    """basketball-v3's and peg-insert-side-v3's reward before success: hamacher(grasped,
+    in_place), where the object is ``lifted`` (held near the fingertips, the gripper open,
+    above its start) grasped counting as 1 and 1 + 5 * in_place added."""
+    grasped = jnp.where(lifted, 1.0, grasped)
+    return hamacher_product(grasped, in_place) + jnp.where(lifted, 1.0 + 5.0 * in_place, 0.0)
+
+
+def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> jax.Array:
+    """``reward_utils.rect_prism_tolerance``: inside the box of opposite corners ``zero`` and
+    ``one`` (each [3]), the product over axes of ``curr``'s fraction of the way from ``zero``
+    to ``one``; 1 outside."""
+    inside = jnp.all((jnp.minimum(zero, one) <= curr) & (curr <= jnp.maximum(zero, one)))
+    return jnp.where(inside, jnp.prod((curr - zero) / (one - zero)), 1.0)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import tcp
+from trmrl_jax.envs.metaworld.base import apart, tcp
 from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
 from trmrl_jax.envs.metaworld.rewards import (
     caging_and_gripping,
@@ -53,7 +53,7 @@ class ML1ShelfPlace(PuckTask):
     rand_high = (0.1, 0.6, 0.021, 0.1, 0.9, 0.301)
 
     def accept(self, rand_vec: np.ndarray) -> bool:
-        return bool(np.linalg.norm(rand_vec[:2] - rand_vec[3:5]) >= _MIN_DISTANCE)
+        return apart(rand_vec, _MIN_DISTANCE)
 
     def placed(self, task: Task) -> jax.Array:
         return task["rand_vec"][:2]
@@ -63,6 +63,11 @@ class ML1ShelfPlace(PuckTask):
 
     def goal(self, task: Task) -> jax.Array:
         return task["rand_vec"][3:]
+
+    def marker_sites(self, task: Task) -> dict[str, jax.Array]:
+        """The ``goal`` marker rides the shelf (a site of its body), drawn with it."""
+        del task
+        return {}
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:

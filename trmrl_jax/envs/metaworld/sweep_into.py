@@ -17,10 +17,10 @@ from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import tcp
 from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
 from trmrl_jax.envs.metaworld.rewards import (
-    caging_xz,
     hamacher_product,
-    pads_caging_y,
+    pads_around_y,
     tolerance_long_tail,
+    xz_caging,
 )
 from trmrl_jax.physics import sawyer
 
@@ -37,8 +37,8 @@ class ML1SweepInto(PuckTask):
     Reward (``compute_reward``, version "v2"): 2 * grasped + 6 * hamacher(grasped, in_place);
     in_place: tolerance of |block - goal| within 0.05 in the plane (the goal at the block's
     height), margin |block at reset - goal|; grasped: its own ``_gripper_caging_reward``:
-    (caging + gripping) / 2, caging hamacher(``pads_caging_y`` with the pads within (0.02,
-    0.05), ``caging_xz`` within 0.01), gripping the pads' term within (0.02, 0.025) once caging
+    (caging + gripping) / 2, caging hamacher(``pads_around_y`` with the pads within (0.02,
+    0.05), ``xz_caging`` within 0.01), gripping the pads' term within (0.02, 0.025) once caging
     exceeds 0.95 (the gripper's action unread); 10 within 0.05 of the goal. Success: |block -
     goal| <= 0.05.
     """
@@ -67,10 +67,11 @@ class ML1SweepInto(PuckTask):
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))
         pads = pads_y(frame)
-        caging = hamacher_product(
-            pads_caging_y(pads, obj, (_OBJ_RADIUS, _PAD_SUCCESS), _PAD_SUCCESS),
-            caging_xz(centre, obj, obj_init, self.init_tcp, _XZ_SUCCESS))
-        gripping = pads_caging_y(pads, obj, (_OBJ_RADIUS, _OBJ_RADIUS + 0.005), _PAD_SUCCESS)
+        caging_y = pads_around_y(pads, obj, (_OBJ_RADIUS, _PAD_SUCCESS), _PAD_SUCCESS)
+        gripping_y = pads_around_y(pads, obj, (_OBJ_RADIUS, _OBJ_RADIUS + 0.005), _PAD_SUCCESS)
+        caging = hamacher_product(hamacher_product(caging_y[0], caging_y[1]),
+                                  xz_caging(centre, obj, obj_init, self.init_tcp, _XZ_SUCCESS))
+        gripping = hamacher_product(gripping_y[0], gripping_y[1])
         grasped = (caging + jnp.where(caging > _CAGED, gripping, 0.0)) / 2.0
         reward = 2.0 * grasped + 6.0 * hamacher_product(grasped, in_place)
         return (jnp.where(to_target < _TARGET_RADIUS, 10.0, reward),

@@ -3,6 +3,7 @@
 Backends, one module each, imported only when asked for (the C path never loads Warp):
 ``mujoco_c`` (MuJoCo's C engine called from the compiled step) and ``mjx_warp`` (MJX's Warp
 implementation). ``default_backend()`` picks one per JAX platform (BUILD.md, "Meta-World").
+``mixture.NativeMixture`` steps worlds of several scenes in one batch on the C engine.
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ MuJoCo's own, bit for bit. Tasks read a float32 ``Frame`` the callback returns b
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import copy
 import os
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import chex
 import jax
@@ -41,87 +42,124 @@ from trmrl_jax.physics.sawyer.scene import (
 _SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
 
+def unflatten(flat: jax.Array, sizes: Sequence[int]) -> Frame:
+    """A flat frame [sum(sizes)] -> its ``Frame``; ``sizes``: the numbers of qpos, qvel,
+    mocap_pos, xpos, site_xpos, geom_xpos and geom_xmat entries (``Native.frame_sizes``)."""
+    chex.assert_shape(flat, (sum(sizes),))
+    qpos, qvel, mocap, xpos, site, gpos, gmat = jnp.split(flat, np.cumsum(sizes)[:-1])
+    return Frame(qpos=qpos, qvel=qvel, mocap_pos=mocap, xpos=xpos.reshape(-1, 3),
+                 site_xpos=site.reshape(-1, 3), geom_xpos=gpos.reshape(-1, 3),
+                 geom_xmat=gmat.reshape(-1, 3, 3))
+
+
+class Workers:
+    """``threads`` host threads that step a batch of worlds in contiguous chunks, thread t with
+    its own ``MjData``s and model copies (MuJoCo releases the GIL while it computes)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def run(self, world: Callable[[int, int], None], count: int,
+            locks: Sequence[threading.Lock]) -> None:
+        """Calls ``world(t, i)`` for every world i < ``count``, t the thread stepping it,
+        holding ``locks`` (in their order): devices of one process may call back at once, and
+        the models and ``MjData``s are shared."""
+        chunks = np.array_split(np.arange(count), self.threads)
+
+        def chunk(t: int) -> None:
+            for i in chunks[t]:
+                world(t, i)
+
+        with contextlib.ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            if self._pool is None:
+                chunk(0)
+            else:
+                list(self._pool.map(chunk, range(self.threads)))
+
+
 class Native(Sawyer):
     """MuJoCo's C engine through ``jax.pure_callback``; its model stays on the host (``model``
     is None). Not differentiable, and runs on the host's CPU whatever JAX's device. ``threads``:
-    host threads stepping the worlds (default: one per core)."""
+    host threads stepping the worlds (default: one per core). ``start_world``/``step_world``
+    compute one world on the host (what ``mixture.NativeMixture`` calls per world too)."""
 
     model = None
 
     def __init__(self, scene: Scene, threads: int | None = None):
         super().__init__(scene)
         m = self.mujoco_model
-        threads = threads or os.cpu_count() or 1
-        self._models = [copy.copy(m) for _ in range(threads)]
-        self._datas = [mujoco.MjData(m) for _ in range(threads)]
-        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
-        self._lock = threading.Lock()
-        self._nstate = mujoco.mj_stateSize(m, _SPEC)
-        self._settled_state = np.empty(self._nstate)
+        self.workers = Workers(threads or os.cpu_count() or 1)
+        self.models = [copy.copy(m) for _ in range(self.workers.threads)]
+        self.datas = [mujoco.MjData(m) for _ in range(self.workers.threads)]
+        self.lock = threading.Lock()
+        self.nstate = mujoco.mj_stateSize(m, _SPEC)
+        self._settled_state = np.empty(self.nstate)
         mujoco.mj_getState(m, self.settled, self._settled_state, _SPEC)
-        self._sizes = [m.nq, m.nv, 3, 3 * len(self.body_ids), 3 * len(self.site_ids),
-                       3 * len(self.geom_ids), 9 * len(self.geom_ids)]
-        self._shapes = (jax.ShapeDtypeStruct((2 * self._nstate,), jnp.uint32),
-                        jax.ShapeDtypeStruct((sum(self._sizes),), jnp.float32))
+        self.frame_sizes = (m.nq, m.nv, 3, 3 * len(self.body_ids), 3 * len(self.site_ids),
+                            3 * len(self.geom_ids), 9 * len(self.geom_ids))
+        self._shapes = (jax.ShapeDtypeStruct((2 * self.nstate,), jnp.uint32),
+                        jax.ShapeDtypeStruct((sum(self.frame_sizes),), jnp.float32))
 
     def _read(self, d: mujoco.MjData) -> np.ndarray:
-        """[frame size] what ``_frame`` unflattens."""
+        """[frame size] what ``frame`` unflattens."""
         return np.concatenate([d.qpos, d.qvel, d.mocap_pos[0], d.xpos[self.body_ids].ravel(),
                                d.site_xpos[self.site_ids].ravel(),
                                d.geom_xpos[self.geom_ids].ravel(),
                                d.geom_xmat[self.geom_ids].ravel()])
 
-    def _frame(self, flat: jax.Array) -> Frame:
-        chex.assert_shape(flat, (sum(self._sizes),))
-        qpos, qvel, mocap, xpos, site, gpos, gmat = jnp.split(flat, np.cumsum(self._sizes)[:-1])
-        return Frame(qpos=qpos, qvel=qvel, mocap_pos=mocap, xpos=xpos.reshape(-1, 3),
-                     site_xpos=site.reshape(-1, 3), geom_xpos=gpos.reshape(-1, 3),
-                     geom_xmat=gmat.reshape(-1, 3, 3))
+    def frame(self, flat: jax.Array) -> Frame:
+        """[frame size] -> the ``Frame`` it flattens."""
+        return unflatten(flat, self.frame_sizes)
 
-    def _over_worlds(self, world: Callable[[mujoco.MjModel, mujoco.MjData, int], None],
-                     count: int, bodies: np.ndarray) -> None:
-        """Calls ``world(m, d, i)`` for i < ``count``, world i's placed bodies (``bodies``
-        [..., k, 3], ``count`` worlds in all) written into ``m`` first; the worlds split into
-        contiguous chunks, one per thread, model and ``MjData`` (MuJoCo releases the GIL while
-        it computes). One call at a time: devices of one process may call back at once, and
-        the models and ``MjData``s are shared."""
-        bodies = self.body_pos(np.reshape(bodies, (count, len(self.placed_body_ids), 3)))
-        chunks = np.array_split(np.arange(count), len(self._datas))
+    def start_world(self, t: int, placed: np.ndarray, bodies: np.ndarray, state: np.ndarray,
+                    frame: np.ndarray) -> None:
+        """One world's ``start`` in thread ``t``: placed [k] float64, bodies
+        [len(placed_bodies), 3] where the task puts them (``Sawyer.body_pos`` adds the scene's
+        offsets); writes state [nstate] and frame [frame size]."""
+        m, d, scene = self.models[t], self.datas[t], self.scene
+        m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
+        if scene.settle_placed or not scene.reset_forward:
+            settle(scene, m, d)
+        else:
+            mujoco.mj_setState(m, d, self._settled_state, _SPEC)
+        d.qpos[list(scene.placed_qpos)], d.qvel[list(scene.zeroed_qvel)] = placed, 0.0
+        if scene.reset_forward:
+            mujoco.mj_forward(m, d)
+        mujoco.mj_getState(m, d, state, _SPEC)
+        frame[:] = self._read(d)
 
-        def run(m: mujoco.MjModel, d: mujoco.MjData, chunk: np.ndarray) -> None:
-            for i in chunk:
-                m.body_pos[self.placed_body_ids] = bodies[i]
-                world(m, d, i)
-
-        with self._lock:
-            if self._pool is None:
-                run(self._models[0], self._datas[0], chunks[0])
-            else:
-                list(self._pool.map(run, self._models, self._datas, chunks))
+    def step_world(self, t: int, state: np.ndarray, bodies: np.ndarray, action: np.ndarray,
+                   new: np.ndarray, frame: np.ndarray) -> bool:
+        """One world's ``step`` in thread ``t`` from state [nstate] (float64) with its bodies
+        [len(placed_bodies), 3] under action [4] (float32, as Meta-World's); writes new
+        [nstate] and frame [frame size]. Returns whether MuJoCo warned of one of ``FAULTS``."""
+        m, d = self.models[t], self.datas[t]
+        m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
+        mujoco.mj_setState(m, d, state, _SPEC)
+        for w in FAULTS:
+            d.warning[w].number = 0
+        apply_action(self.scene, d, action)
+        mujoco.mj_step(m, d, FRAME_SKIP)
+        mujoco.mj_forward(m, d)
+        mujoco.mj_getState(m, d, new, _SPEC)
+        frame[:] = self._read(d)
+        return any(d.warning[w].number > 0 for w in FAULTS)
 
     def _host_start(self, placed: np.ndarray, bodies: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
         """placed [..., k], bodies [..., len(placed_bodies), 3] -> (state bits
         [..., 2 nstate], frames [..., frame size])."""
         lead = placed.shape[:-1]
-        placed = np.asarray(placed, np.float64).reshape(int(np.prod(lead)), placed.shape[-1])
-        states = np.empty((len(placed), self._nstate))
-        frames = np.empty((len(placed), sum(self._sizes)), np.float32)
-        scene = self.scene
-        qpos, qvel = list(scene.placed_qpos), list(scene.zeroed_qvel)
-
-        def world(m: mujoco.MjModel, d: mujoco.MjData, i: int) -> None:
-            if scene.settle_placed:
-                settle(scene, m, d)
-            else:
-                mujoco.mj_setState(m, d, self._settled_state, _SPEC)
-            d.qpos[qpos], d.qvel[qvel] = placed[i], 0.0
-            if scene.reset_forward:
-                mujoco.mj_forward(m, d)
-            mujoco.mj_getState(m, d, states[i], _SPEC)
-            frames[i] = self._read(d)
-
-        self._over_worlds(world, len(placed), bodies)
+        count = int(np.prod(lead))
+        placed = np.asarray(placed, np.float64).reshape(count, placed.shape[-1])
+        bodies = np.asarray(bodies, np.float64).reshape(count, len(self.placed_body_ids), 3)
+        states = np.empty((len(placed), self.nstate))
+        frames = np.empty((len(placed), sum(self.frame_sizes)), np.float32)
+        self.workers.run(lambda t, i: self.start_world(t, placed[i], bodies[i], states[i],
+                                                       frames[i]), len(placed), [self.lock])
         return (states.view(np.uint32).reshape(lead + (-1,)),
                 frames.reshape(lead + (-1,)))
 
@@ -131,24 +169,17 @@ class Native(Sawyer):
         frames [..., frame size], fault [...] int32: 1 where MuJoCo warned of one of
         ``FAULTS``)."""
         lead = bits.shape[:-1]
-        states = np.ascontiguousarray(bits).reshape(-1, 2 * self._nstate).view(np.float64)
-        actions = np.asarray(action).reshape(-1, action.shape[-1])  # float32, as Meta-World's.
+        states = np.ascontiguousarray(bits).reshape(-1, 2 * self.nstate).view(np.float64)
+        bodies = np.asarray(bodies, np.float64).reshape(len(states), len(self.placed_body_ids), 3)
+        actions = np.asarray(action).reshape(-1, action.shape[-1])
         new = np.empty_like(states)
-        frames = np.empty((len(states), sum(self._sizes)), np.float32)
+        frames = np.empty((len(states), sum(self.frame_sizes)), np.float32)
         faults = np.zeros(len(states), np.int32)
 
-        def world(m: mujoco.MjModel, d: mujoco.MjData, i: int) -> None:
-            mujoco.mj_setState(m, d, states[i], _SPEC)
-            for w in FAULTS:
-                d.warning[w].number = 0
-            apply_action(self.scene, d, actions[i])
-            mujoco.mj_step(m, d, FRAME_SKIP)
-            mujoco.mj_forward(m, d)
-            mujoco.mj_getState(m, d, new[i], _SPEC)
-            frames[i] = self._read(d)
-            faults[i] = any(d.warning[w].number > 0 for w in FAULTS)
+        def world(t: int, i: int) -> None:
+            faults[i] = self.step_world(t, states[i], bodies[i], actions[i], new[i], frames[i])
 
-        self._over_worlds(world, len(states), bodies)
+        self.workers.run(world, len(states), [self.lock])
         return (new.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
                 faults.reshape(lead))
 
@@ -159,7 +190,7 @@ class Native(Sawyer):
         bits, flat = jax.pure_callback(self._host_start, self._shapes,
                                        placed.astype(jnp.float32), bodies,
                                        vmap_method="broadcast_all")
-        return SawyerState(sim=bits, frame=self._frame(flat), fault=jnp.zeros((), jnp.int32),
+        return SawyerState(sim=bits, frame=self.frame(flat), fault=jnp.zeros((), jnp.int32),
                            bodies=bodies)
 
     def step(self, state: SawyerState, action: jax.Array, model: Any) -> SawyerState:
@@ -168,5 +199,5 @@ class Native(Sawyer):
         bits, flat, fault = jax.pure_callback(
             self._host_step, self._shapes + (jax.ShapeDtypeStruct((), jnp.int32),),
             state.sim, state.bodies, action.astype(jnp.float32), vmap_method="broadcast_all")
-        return state.replace(sim=bits, frame=self._frame(flat),
+        return state.replace(sim=bits, frame=self.frame(flat),
                              fault=jnp.maximum(state.fault, fault))

@@ -75,10 +75,11 @@ class Scene:
     added in float64 to where the task puts it to give its ``body_pos`` (Meta-World computes
     some placements in float64 from the float32 task: shelf-place-v3's shelf 0.3 below the
     goal); settle_placed: whether the hand's reset depends on them (in any bit of the state), so
-    that it runs per episode with them in place; reset_forward: whether the reset ends in a
-    forward pass (``set_state``, which most tasks' placements call); where not (drawer-open-v3,
-    lever-pull-v3), the first observation reads the kinematics the hand's last physics step
-    began from, as there, which only the per-episode reset has (so it needs settle_placed).
+    that it runs per episode with them in place; reset_forward: whether the task's reset ends
+    in a forward pass (``set_state``, which most tasks' placements call); where not
+    (window-open-v3, drawer-open-v3, lever-pull-v3), the first observation reads the kinematics
+    the hand's last physics step began from, the task's bodies in place, as there, so the C
+    engine settles such a scene per episode too (whatever settle_placed says).
     """
 
     xml: str
@@ -96,10 +97,6 @@ class Scene:
     body_offsets: tuple[tuple[float, float, float], ...] = ()
     settle_placed: bool = False
     reset_forward: bool = True
-
-    def __post_init__(self) -> None:
-        if not (self.reset_forward or self.settle_placed):
-            raise ValueError("a reset without a forward pass needs settle_placed")
 
 
 def load(scene: Scene) -> mujoco.MjModel:

@@ -1,0 +1,125 @@
+"""Meta-World mixtures (``envs.metaworld.mixture``, ``physics.sawyer.mixture``): a mixed batch is
+each environment's own ML1 distribution, world by world; the splits draw their environments'
+tasks; ML10 and ML45 are Meta-World's lists, registered once all are ported.
+
+World by world against the environment alone, same tasks and actions, two episodes of 25 steps
+(random actions; the reach worlds steer to their goals, 18 steps succeed): the C engine's state
+(raw bits), observations, success and fault are identical; rewards differ by float32 rounding
+in a few steps (reach-v3: 14% of them, by up to 9.5e-7, one ulp at rewards near 10;
+drawer-close-v3: 5%, up to 1.5e-7; push-v3 and door-open-v3 exact). The physics and the
+observations are the same numbers; the reward arithmetic is compiled into another XLA program
+(every environment's branch under vmap, then a select) that rounds differently in the last bit
+(its pieces alone, norms and tolerances, compile to the same bits: not isolated further). The
+bound is 2.5e-6 absolute (``_REWARD_ATOL``), under 3 ulps at 10.
+
+The mixture here: train on reach-v3, push-v3 and door-open-v3, hold out drawer-close-v3 (scenes
+of different state sizes, placed bodies or none, a scene that settles per episode)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from trmrl_jax import envs
+from trmrl_jax.envs import metaworld
+from trmrl_jax.envs.metaworld import ML1DoorOpen, ML1DrawerClose, ML1Push, ML1Reach, mixture
+
+NAMES = ("ml1_reach", "ml1_push", "ml1_door_open", "ml1_drawer_close")  # The mixture's order.
+_STEPS = 25  # Per episode; two episodes.
+_REWARD_ATOL = 2.5e-6  # Float32 rounding of rewards up to 10 (module docstring).
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return mixture((ML1Reach, ML1Push, ML1DoorOpen), (ML1DrawerClose,))()
+
+
+def rollout(dist, tasks, actions):
+    """Two episodes of ``actions`` [2 * _STEPS, batch, 4] on ``tasks`` (batched), each from a
+    reset -> per step (obs, reward, success, fault, state bits), reset observations first."""
+    reset = jax.vmap(lambda task: dist.reset(jax.random.PRNGKey(0), task))
+    step = jax.vmap(dist.step)
+
+    def record(state):
+        return (state.obs, state.reward, state.metrics["success"], state.metrics["fault"],
+                state.pipeline_state.sim)
+
+    def episode(acts):
+        first = reset(tasks)
+        _, out = jax.lax.scan(lambda s, a: (step(s, a, tasks),) * 2, first, acts)
+        return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), record(first),
+                            record(out))
+
+    return jax.tree.map(lambda *x: jnp.concatenate(x), *map(episode, jnp.split(actions, 2)))
+
+
+def test_a_mixed_batch_is_each_environment_alone_its_state_bit_for_bit(mixed, c_engine):
+    classes = np.array([0, 1, 2, 3, 3, 2, 1, 0])
+    rows = np.array([0, 5, 7, 3, 11, 2, 9, 4])
+    # The reach worlds take the two goals nearest the hand, steer to them in each episode's
+    # first 20 steps, then stay: success is visited.
+    reach, init = classes == 0, mixed.classes[0].init_tcp
+    goals = np.asarray(mixed.tasks["train"][0, :, 3:6])
+    rows[reach] = np.argsort(np.linalg.norm(goals - init, axis=1))[:2]
+    tasks = {"class": jnp.asarray(classes, jnp.int32),
+             "rand_vec": mixed.tasks["train"][classes, rows]}
+    actions = np.array(jax.random.uniform(jax.random.PRNGKey(1), (2 * _STEPS, len(classes), 4),
+                                          minval=-1.2, maxval=1.2))
+    towards = (goals[rows[reach]] - init) / (20 * 0.01)
+    for first in (0, _STEPS):
+        actions[first:first + _STEPS, reach, :3] = 0.0
+        actions[first:first + 20, reach, :3] = towards
+    got = jax.tree.map(np.asarray, jax.jit(lambda t, a: rollout(mixed, t, a))(tasks, actions))
+    for index, name in enumerate(NAMES):
+        dist = c_engine(name)[0]
+        worlds = np.flatnonzero(classes == index)
+        own = {"rand_vec": dist.tasks["train"][rows[worlds]]}
+        want = jax.jit(lambda t, a, d=dist: rollout(d, t, a))(own, actions[:, worlds])
+        obs, reward, success, fault, bits = (x[:, worlds] for x in got)
+        for g, w in zip((obs, success, fault), (want[0], want[2], want[3])):
+            np.testing.assert_array_equal(g, w, err_msg=name)
+        np.testing.assert_allclose(reward, want[1], rtol=0, atol=_REWARD_ATOL, err_msg=name)
+        n = want[-1].shape[-1]  # The scene's own state, as raw bits; zeros pad it.
+        np.testing.assert_array_equal(bits[..., :n], want[-1], err_msg=name)
+        assert not bits[..., n:].any()
+        assert 0 < n <= bits.shape[-1]
+    assert len(set(mixed.physics.nstates)) > 1  # The padding is exercised.
+    assert got[2][:, reach].any() and not got[3].any()  # Success is visited; no fault.
+
+
+def test_splits_draw_their_environments_tasks(mixed, c_engine):
+    num = 256
+    for split, allowed, source in (("train", {0, 1, 2}, "train"), ("test", {0, 1, 2}, "test"),
+                                   ("ood", {3}, "train")):
+        tasks = jax.tree.map(np.asarray, mixed.sample_tasks(jax.random.PRNGKey(2), num, split))
+        assert set(tasks["class"]) == allowed, split
+        table = np.asarray(mixed.tasks[source])
+        for cls, rand_vec in zip(tasks["class"], tasks["rand_vec"]):
+            assert (table[cls] == rand_vec).all(-1).any(), split
+        features = jax.vmap(mixed.task_features)(tasks)
+        assert features.shape == (num, mixed.task_size)
+        np.testing.assert_array_equal(features[:, :4].argmax(-1), tasks["class"])
+    for split in ("train", "test"):  # Each environment's own ML1 tasks, zero-padded.
+        for index, name in enumerate(NAMES):
+            own = np.asarray(c_engine(name)[0].tasks[split])
+            np.testing.assert_array_equal(mixed.tasks[split][index, :, :own.shape[1]], own)
+            assert not mixed.tasks[split][index, :, own.shape[1]:].any()
+
+
+def test_a_mixture_runs_on_the_c_engine_and_without_held_out_environments_has_no_ood():
+    single = mixture((ML1Reach,), ())
+    assert single.backends == ("mujoco_c",) and single.default_episode_length == 500
+    with pytest.raises(ValueError, match="mujoco_c only"):
+        single(backend="mjx_warp")
+    dist = single()
+    assert not dist.has_ood
+    with pytest.raises(ValueError, match="no ood"):
+        dist.sample_task(jax.random.PRNGKey(0), "ood")
+
+
+def test_ml10_and_ml45_are_metaworlds_and_register_once_ported():
+    env_dict = pytest.importorskip("metaworld.env_dict")
+    for name, lists in (("ml10", env_dict.ML10_V3), ("ml45", env_dict.ML45_V3)):
+        assert metaworld.BENCHMARKS[name] == (tuple(lists["train"]), tuple(lists["test"]))
+        assert (name in envs.registered()) == (not metaworld.missing(name))
+    assert set(metaworld.PORTED) <= set(env_dict.ALL_V3_ENVIRONMENTS)
