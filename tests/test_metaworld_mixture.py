@@ -87,6 +87,29 @@ def test_a_mixed_batch_is_each_environment_alone_its_state_bit_for_bit(mixed, c_
     assert got[2][:, reach].any() and not got[3].any()  # Success is visited; no fault.
 
 
+def test_ml10s_held_out_environments_mixed_are_each_alone():
+    """The ``ood`` worlds of ML10's held-out environments: placed bodies with float64 offsets
+    (shelf-place), resets without a forward pass (drawer-open, lever-pull), as alone."""
+    held = tuple(metaworld.PORTED[name] for name in metaworld.BENCHMARKS["ml10"][1])
+    dist = mixture((ML1Reach,), held)()
+    classes = np.tile(np.arange(1, len(held) + 1), 2)
+    rows = np.arange(len(classes)) * 3
+    tasks = {"class": jnp.asarray(classes, jnp.int32),
+             "rand_vec": dist.tasks["train"][classes, rows]}
+    actions = jax.random.uniform(jax.random.PRNGKey(3), (2 * _STEPS, len(classes), 4),
+                                 minval=-1.0, maxval=1.0)
+    got = jax.tree.map(np.asarray, jax.jit(lambda t, a: rollout(dist, t, a))(tasks, actions))
+    for index, alone in enumerate(dist.classes[1:], start=1):
+        worlds = np.flatnonzero(classes == index)
+        own = {"rand_vec": alone.tasks["train"][rows[worlds]]}
+        want = jax.jit(lambda t, a, d=alone: rollout(d, t, a))(own, actions[:, worlds])
+        obs, reward, success, fault, bits = (x[:, worlds] for x in got)
+        for g, w in zip((obs, success, fault), (want[0], want[2], want[3])):
+            np.testing.assert_array_equal(g, w, err_msg=type(alone).__name__)
+        np.testing.assert_allclose(reward, want[1], rtol=0, atol=_REWARD_ATOL)
+        np.testing.assert_array_equal(bits[..., :want[-1].shape[-1]], want[-1])
+
+
 def test_splits_draw_their_environments_tasks(mixed, c_engine):
     num = 256
     for split, allowed, source in (("train", {0, 1, 2}, "train"), ("test", {0, 1, 2}, "test"),

@@ -6,14 +6,17 @@ from __future__ import annotations
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
-from trmrl_jax.envs.metaworld.door import ML1DoorOpen
-from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose
+from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
+from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.reach import ML1Reach
+from trmrl_jax.envs.metaworld.shelf_place import ML1ShelfPlace
 from trmrl_jax.envs.metaworld.sweep import ML1Sweep
+from trmrl_jax.envs.metaworld.sweep_into import ML1SweepInto
 from trmrl_jax.envs.metaworld.window import ML1WindowOpen
 
 # Meta-World's name -> the ML1 class that ports it. A port adds its line here; a benchmark
@@ -29,6 +32,11 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "sweep-v3": ML1Sweep,
     "basketball-v3": ML1Basketball,
     "peg-insert-side-v3": ML1PegInsertSide,
+    "drawer-open-v3": ML1DrawerOpen,
+    "door-close-v3": ML1DoorClose,
+    "shelf-place-v3": ML1ShelfPlace,
+    "sweep-into-v3": ML1SweepInto,
+    "lever-pull-v3": ML1LeverPull,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
