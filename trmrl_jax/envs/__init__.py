@@ -39,6 +39,7 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -101,6 +102,9 @@ register("ml1_door_close", ML1DoorClose)
 register("ml1_lever_pull", ML1LeverPull)
 register("ml1_sweep_into", ML1SweepInto)
 register("ml1_shelf_place", ML1ShelfPlace)
+register("ml1_reach_wall", ML1ReachWall)
+register("ml1_push_wall", ML1PushWall)
+register("ml1_pick_place_wall", ML1PickPlaceWall)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -17,6 +17,7 @@ from trmrl_jax.envs.metaworld.reach import ML1Reach
 from trmrl_jax.envs.metaworld.shelf_place import ML1ShelfPlace
 from trmrl_jax.envs.metaworld.sweep import ML1Sweep
 from trmrl_jax.envs.metaworld.sweep_into import ML1SweepInto
+from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
 from trmrl_jax.envs.metaworld.window import ML1WindowOpen
 
 # Meta-World's name -> the ML1 class that ports it. A port adds its line here; a benchmark
@@ -37,6 +38,9 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "shelf-place-v3": ML1ShelfPlace,
     "sweep-into-v3": ML1SweepInto,
     "lever-pull-v3": ML1LeverPull,
+    "reach-wall-v3": ML1ReachWall,
+    "push-wall-v3": ML1PushWall,
+    "pick-place-wall-v3": ML1PickPlaceWall,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
