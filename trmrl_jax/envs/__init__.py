@@ -39,6 +39,13 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.plate import (
+    ML1PlateSlide,
+    ML1PlateSlideBack,
+    ML1PlateSlideBackSide,
+    ML1PlateSlideSide,
+)
+from trmrl_jax.envs.metaworld.push_back import ML1PushBack
 from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
@@ -105,6 +112,11 @@ register("ml1_shelf_place", ML1ShelfPlace)
 register("ml1_reach_wall", ML1ReachWall)
 register("ml1_push_wall", ML1PushWall)
 register("ml1_pick_place_wall", ML1PickPlaceWall)
+register("ml1_push_back", ML1PushBack)
+register("ml1_plate_slide", ML1PlateSlide)
+register("ml1_plate_slide_side", ML1PlateSlideSide)
+register("ml1_plate_slide_back", ML1PlateSlideBack)
+register("ml1_plate_slide_back_side", ML1PlateSlideBackSide)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

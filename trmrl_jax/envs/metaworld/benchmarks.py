@@ -12,7 +12,14 @@ from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
+from trmrl_jax.envs.metaworld.plate import (
+    ML1PlateSlide,
+    ML1PlateSlideBack,
+    ML1PlateSlideBackSide,
+    ML1PlateSlideSide,
+)
 from trmrl_jax.envs.metaworld.push import ML1Push
+from trmrl_jax.envs.metaworld.push_back import ML1PushBack
 from trmrl_jax.envs.metaworld.reach import ML1Reach
 from trmrl_jax.envs.metaworld.shelf_place import ML1ShelfPlace
 from trmrl_jax.envs.metaworld.sweep import ML1Sweep
@@ -41,6 +48,11 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "reach-wall-v3": ML1ReachWall,
     "push-wall-v3": ML1PushWall,
     "pick-place-wall-v3": ML1PickPlaceWall,
+    "push-back-v3": ML1PushBack,
+    "plate-slide-v3": ML1PlateSlide,
+    "plate-slide-side-v3": ML1PlateSlideSide,
+    "plate-slide-back-v3": ML1PlateSlideBack,
+    "plate-slide-back-side-v3": ML1PlateSlideBackSide,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

@@ -58,7 +58,7 @@ def _around_the_wall(base: jax.Array, obj: jax.Array, held: jax.Array, part1: ja
     return reward, to_target <= _SUCCESS_RADIUS
 
 
-class _ObservesGeom:
+class ObservesGeom:
     """The puck observed as push-wall-v3 and pick-place-wall-v3 do: its geom's pose."""
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
@@ -74,7 +74,7 @@ class ML1ReachWall(ML1Reach):
     rand_high = _OBJ_HIGH + (0.05, 0.9, 0.3)
 
 
-class ML1PushWall(_ObservesGeom, ML1Push):
+class ML1PushWall(ObservesGeom, ML1Push):
     """push-v3's placements (the puck and goal at the settled puck's height) on push-wall-v3's
     scene. Tasks: puck in [-0.05, 0.05] x [0.6, 0.65], goal in [-0.05, 0.05] x [0.85, 0.9].
 
@@ -102,7 +102,7 @@ class ML1PushWall(_ObservesGeom, ML1Push):
         return _around_the_wall(2.0 * grasped, obj, held, part1, part2, to_target)
 
 
-class ML1PickPlaceWall(_ObservesGeom, ML1PickPlace):
+class ML1PickPlaceWall(ObservesGeom, ML1PickPlace):
     """pick-place-v3's placements on pick-place-wall-v3's scene. Tasks: puck in [-0.05, 0.05] x
     [0.6, 0.65] x 0.015, goal in [-0.05, 0.05] x [0.85, 0.9] x [0.05, 0.3].
 
