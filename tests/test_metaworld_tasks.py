@@ -76,7 +76,9 @@ NAMES.update({"ml1_reach_wall": "reach-wall-v3", "ml1_push_wall": "push-wall-v3"
               "ml1_pick_place_wall": "pick-place-wall-v3", "ml1_push_back": "push-back-v3",
               "ml1_plate_slide": "plate-slide-v3", "ml1_plate_slide_side": "plate-slide-side-v3",
               "ml1_plate_slide_back": "plate-slide-back-v3",
-              "ml1_plate_slide_back_side": "plate-slide-back-side-v3"})
+              "ml1_plate_slide_back_side": "plate-slide-back-side-v3",
+              "ml1_pick_out_of_hole": "pick-out-of-hole-v3", "ml1_hand_insert": "hand-insert-v3",
+              "ml1_soccer": "soccer-v3", "ml1_window_close": "window-close-v3"})
 PARITY.update({"ml1_reach_wall": (3e-6, 2e-5, 150, 5.0),
                "ml1_push_wall": (3e-6, 8e-6, 180, 5.0),
                "ml1_pick_place_wall": (3e-6, 5e-6, 100, 5.0),
@@ -84,7 +86,11 @@ PARITY.update({"ml1_reach_wall": (3e-6, 2e-5, 150, 5.0),
                "ml1_plate_slide": (3e-6, 8e-6, 200, 5.0),
                "ml1_plate_slide_side": (3e-6, 1.2e-5, 100, 5.0),
                "ml1_plate_slide_back": (3e-6, 8e-6, 40, 5.0),
-               "ml1_plate_slide_back_side": (3e-6, 7e-6, 80, 5.0)})
+               "ml1_plate_slide_back_side": (3e-6, 7e-6, 80, 5.0),
+               "ml1_pick_out_of_hole": (3e-6, 2.3e-5, 50, 4.0),
+               "ml1_hand_insert": (3e-6, 1.2e-5, 200, 5.0),
+               "ml1_soccer": (3e-6, 7e-6, 60, 5.0),
+               "ml1_window_close": (3e-6, 9e-6, 160, 5.0)})
 _STEPS, _SCRIPTED = 200, 150
 _WARP_STEPS = 120
 _WARP_BOUNDS = {"ml1_door_open": {"qpos": 4e-5, "obs": 2e-5, "reward": 6e-5},

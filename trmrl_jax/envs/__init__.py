@@ -39,6 +39,8 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
+from trmrl_jax.envs.metaworld.pick_out_of_hole import ML1PickOutOfHole
 from trmrl_jax.envs.metaworld.plate import (
     ML1PlateSlide,
     ML1PlateSlideBack,
@@ -46,7 +48,9 @@ from trmrl_jax.envs.metaworld.plate import (
     ML1PlateSlideSide,
 )
 from trmrl_jax.envs.metaworld.push_back import ML1PushBack
+from trmrl_jax.envs.metaworld.soccer import ML1Soccer
 from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
+from trmrl_jax.envs.metaworld.window_close import ML1WindowClose
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -117,6 +121,10 @@ register("ml1_plate_slide", ML1PlateSlide)
 register("ml1_plate_slide_side", ML1PlateSlideSide)
 register("ml1_plate_slide_back", ML1PlateSlideBack)
 register("ml1_plate_slide_back_side", ML1PlateSlideBackSide)
+register("ml1_pick_out_of_hole", ML1PickOutOfHole)
+register("ml1_hand_insert", ML1HandInsert)
+register("ml1_soccer", ML1Soccer)
+register("ml1_window_close", ML1WindowClose)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

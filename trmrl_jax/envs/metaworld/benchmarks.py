@@ -8,9 +8,11 @@ from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
+from trmrl_jax.envs.metaworld.pick_out_of_hole import ML1PickOutOfHole
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.plate import (
     ML1PlateSlide,
@@ -22,10 +24,12 @@ from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.push_back import ML1PushBack
 from trmrl_jax.envs.metaworld.reach import ML1Reach
 from trmrl_jax.envs.metaworld.shelf_place import ML1ShelfPlace
+from trmrl_jax.envs.metaworld.soccer import ML1Soccer
 from trmrl_jax.envs.metaworld.sweep import ML1Sweep
 from trmrl_jax.envs.metaworld.sweep_into import ML1SweepInto
 from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
 from trmrl_jax.envs.metaworld.window import ML1WindowOpen
+from trmrl_jax.envs.metaworld.window_close import ML1WindowClose
 
 # Meta-World's name -> the ML1 class that ports it. A port adds its line here; a benchmark
 # registers (``envs.make("ml10")``) once every environment it names is here.
@@ -53,6 +57,10 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "plate-slide-side-v3": ML1PlateSlideSide,
     "plate-slide-back-v3": ML1PlateSlideBack,
     "plate-slide-back-side-v3": ML1PlateSlideBackSide,
+    "pick-out-of-hole-v3": ML1PickOutOfHole,
+    "hand-insert-v3": ML1HandInsert,
+    "soccer-v3": ML1Soccer,
+    "window-close-v3": ML1WindowClose,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
