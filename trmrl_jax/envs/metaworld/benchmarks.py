@@ -7,6 +7,7 @@ from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
+from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
@@ -37,6 +38,8 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "shelf-place-v3": ML1ShelfPlace,
     "sweep-into-v3": ML1SweepInto,
     "lever-pull-v3": ML1LeverPull,
+    "door-lock-v3": ML1DoorLock,
+    "door-unlock-v3": ML1DoorUnlock,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

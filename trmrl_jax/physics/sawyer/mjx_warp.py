@@ -21,7 +21,8 @@ slide's range). Every world starts from the one settled state whatever ``Scene.s
 says: what a placement changes there (about 1e-15 in the drawer's slide) lies far below Warp's
 own float32 departures from the C engine. Nor does it keep a reset's stale kinematics
 (``Scene.reset_forward`` False): its first frame is the settled state's own, which differs by
-the hand's last physics step (about 1e-4 in drawer-open-v3's hand position).
+the hand's last physics step (about 1e-4 in drawer-open-v3's hand position), nor run a reset's
+``Scene.reset_steps``.
 """
 
 from __future__ import annotations

@@ -79,7 +79,10 @@ class Scene:
     in a forward pass (``set_state``, which most tasks' placements call); where not
     (window-open-v3, drawer-open-v3, lever-pull-v3), the first observation reads the kinematics
     the hand's last physics step began from, the task's bodies in place, as there, so the C
-    engine settles such a scene per episode too (whatever settle_placed says).
+    engine settles such a scene per episode too (whatever settle_placed says); reset_steps:
+    physics steps a task's reset runs after its placements, under the hand's reset's mocap and
+    controls (door-lock-v3's ``frame_skip`` ``mj_step``s; set reset_forward False: no forward
+    pass follows them, so the first observation reads the kinematics the last one began from).
     """
 
     xml: str
@@ -97,6 +100,7 @@ class Scene:
     body_offsets: tuple[tuple[float, float, float], ...] = ()
     settle_placed: bool = False
     reset_forward: bool = True
+    reset_steps: int = 0
 
 
 def load(scene: Scene) -> mujoco.MjModel:
