@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
+from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
@@ -40,6 +41,7 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "lever-pull-v3": ML1LeverPull,
     "door-lock-v3": ML1DoorLock,
     "door-unlock-v3": ML1DoorUnlock,
+    "box-close-v3": ML1BoxClose,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

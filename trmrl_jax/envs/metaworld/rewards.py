@@ -105,3 +105,16 @@ def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> ja
     to ``one``; 1 outside."""
     inside = jnp.all((jnp.minimum(zero, one) <= curr) & (curr <= jnp.maximum(zero, one)))
     return jnp.where(inside, jnp.prod((curr - zero) / (one - zero)), 1.0)
+
+
+def above_funnel(hand: jax.Array, obj: jax.Array, threshold: float) -> jax.Array:
+    """door-open-v3's and box-close-v3's ``_reward_pos`` floor: 1 with the hand (``hand`` [3])
+    above a log-shaped funnel around ``obj`` [3] (0 within ``threshold`` in the plane, 0.04
+    log(radius - threshold) + 0.4 beyond), else the tolerance of its depth below it within
+    0.01, margin half the floor's height."""
+    radius = jnp.linalg.norm(hand[:2] - obj[:2])
+    beyond = radius > threshold
+    floor = jnp.where(beyond, 0.04 * jnp.log(jnp.where(beyond, radius - threshold, 1.0)) + 0.4,
+                      0.0)
+    return jnp.where(hand[2] >= floor, 1.0,
+                     tolerance_long_tail(floor - hand[2], (0.0, 0.01), floor / 2.0))

@@ -80,9 +80,10 @@ class Scene:
     (window-open-v3, drawer-open-v3, lever-pull-v3), the first observation reads the kinematics
     the hand's last physics step began from, the task's bodies in place, as there, so the C
     engine settles such a scene per episode too (whatever settle_placed says); reset_steps:
-    physics steps a task's reset runs after its placements, under the hand's reset's mocap and
-    controls (door-lock-v3's ``frame_skip`` ``mj_step``s; set reset_forward False: no forward
-    pass follows them, so the first observation reads the kinematics the last one began from).
+    physics steps a task's reset runs between placing its bodies and its joints, under the
+    hand's reset's mocap and controls (the ``frame_skip`` ``mj_step``s of door-lock-v3, which
+    places no joints and sets reset_forward False: its first observation reads the kinematics
+    the last step began from, and of box-close-v3, whose lid is placed after them).
     """
 
     xml: str
