@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
+from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
 from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
@@ -42,6 +43,7 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "door-lock-v3": ML1DoorLock,
     "door-unlock-v3": ML1DoorUnlock,
     "box-close-v3": ML1BoxClose,
+    "bin-picking-v3": ML1BinPicking,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
