@@ -11,6 +11,7 @@ from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
@@ -44,6 +45,7 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "door-unlock-v3": ML1DoorUnlock,
     "box-close-v3": ML1BoxClose,
     "bin-picking-v3": ML1BinPicking,
+    "hammer-v3": ML1Hammer,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
