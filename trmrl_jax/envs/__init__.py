@@ -43,6 +43,7 @@ from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
 from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
 from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
 from trmrl_jax.envs.metaworld.hammer import ML1Hammer
+from trmrl_jax.envs.metaworld.peg_unplug import ML1PegUnplugSide
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -110,6 +111,7 @@ register("ml1_door_unlock", ML1DoorUnlock)
 register("ml1_box_close", ML1BoxClose)
 register("ml1_bin_picking", ML1BinPicking)
 register("ml1_hammer", ML1Hammer)
+register("ml1_peg_unplug_side", ML1PegUnplugSide)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -15,6 +15,7 @@ from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
+from trmrl_jax.envs.metaworld.peg_unplug import ML1PegUnplugSide
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.reach import ML1Reach
@@ -46,6 +47,7 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "box-close-v3": ML1BoxClose,
     "bin-picking-v3": ML1BinPicking,
     "hammer-v3": ML1Hammer,
+    "peg-unplug-side-v3": ML1PegUnplugSide,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
