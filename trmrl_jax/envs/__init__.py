@@ -39,6 +39,7 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.assembly import ML1Assembly, ML1Disassemble
 from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
 from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
 from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
@@ -112,6 +113,8 @@ register("ml1_box_close", ML1BoxClose)
 register("ml1_bin_picking", ML1BinPicking)
 register("ml1_hammer", ML1Hammer)
 register("ml1_peg_unplug_side", ML1PegUnplugSide)
+register("ml1_assembly", ML1Assembly)
+register("ml1_disassemble", ML1Disassemble)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

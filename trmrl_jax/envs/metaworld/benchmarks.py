@@ -3,6 +3,7 @@ mixtures of the ported environments; ``ported`` gives those whose environments a
 
 from __future__ import annotations
 
+from trmrl_jax.envs.metaworld.assembly import ML1Assembly, ML1Disassemble
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
@@ -48,6 +49,8 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "bin-picking-v3": ML1BinPicking,
     "hammer-v3": ML1Hammer,
     "peg-unplug-side-v3": ML1PegUnplugSide,
+    "assembly-v3": ML1Assembly,
+    "disassemble-v3": ML1Disassemble,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

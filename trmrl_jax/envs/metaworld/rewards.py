@@ -118,3 +118,13 @@ def above_funnel(hand: jax.Array, obj: jax.Array, threshold: float) -> jax.Array
                       0.0)
     return jnp.where(hand[2] >= floor, 1.0,
                      tolerance_long_tail(floor - hand[2], (0.0, 0.01), floor / 2.0))
+
+
+def reach_density(grasped: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: jax.Array,
+                  init_tcp: jax.Array, reach_radius: float) -> jax.Array:
+    """``_gripper_caging_reward``'s medium density (assembly-v3): the mean of ``grasped``
+    (``caging_and_gripping`` without high density) and the tolerance of |obj - tcp| (each [3])
+    within ``reach_radius``, margin | |obj_init - init_tcp| - reach_radius |."""
+    margin = jnp.abs(jnp.linalg.norm(obj_init - init_tcp) - reach_radius)
+    reach = tolerance_long_tail(jnp.linalg.norm(obj - tcp), (0.0, reach_radius), margin)
+    return (grasped + reach) / 2.0
