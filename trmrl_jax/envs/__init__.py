@@ -39,7 +39,13 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.assembly import ML1Assembly, ML1Disassemble
+from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
+from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
+from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
+from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
+from trmrl_jax.envs.metaworld.peg_unplug import ML1PegUnplugSide
 from trmrl_jax.envs.metaworld.pick_out_of_hole import ML1PickOutOfHole
 from trmrl_jax.envs.metaworld.plate import (
     ML1PlateSlide,
@@ -125,6 +131,14 @@ register("ml1_pick_out_of_hole", ML1PickOutOfHole)
 register("ml1_hand_insert", ML1HandInsert)
 register("ml1_soccer", ML1Soccer)
 register("ml1_window_close", ML1WindowClose)
+register("ml1_door_lock", ML1DoorLock)
+register("ml1_door_unlock", ML1DoorUnlock)
+register("ml1_box_close", ML1BoxClose)
+register("ml1_bin_picking", ML1BinPicking)
+register("ml1_hammer", ML1Hammer)
+register("ml1_peg_unplug_side", ML1PegUnplugSide)
+register("ml1_assembly", ML1Assembly)
+register("ml1_disassemble", ML1Disassemble)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

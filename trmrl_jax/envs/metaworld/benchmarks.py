@@ -3,15 +3,21 @@ mixtures of the ported environments; ``ported`` gives those whose environments a
 
 from __future__ import annotations
 
+from trmrl_jax.envs.metaworld.assembly import ML1Assembly, ML1Disassemble
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
+from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
+from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
+from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
+from trmrl_jax.envs.metaworld.peg_unplug import ML1PegUnplugSide
 from trmrl_jax.envs.metaworld.pick_out_of_hole import ML1PickOutOfHole
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
 from trmrl_jax.envs.metaworld.plate import (
@@ -61,6 +67,14 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "hand-insert-v3": ML1HandInsert,
     "soccer-v3": ML1Soccer,
     "window-close-v3": ML1WindowClose,
+    "door-lock-v3": ML1DoorLock,
+    "door-unlock-v3": ML1DoorUnlock,
+    "box-close-v3": ML1BoxClose,
+    "bin-picking-v3": ML1BinPicking,
+    "hammer-v3": ML1Hammer,
+    "peg-unplug-side-v3": ML1PegUnplugSide,
+    "assembly-v3": ML1Assembly,
+    "disassemble-v3": ML1Disassemble,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

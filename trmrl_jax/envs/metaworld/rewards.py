@@ -120,3 +120,25 @@ def pads_caging_and_gripping(pads_y: jax.Array, tcp: jax.Array, obj: jax.Array,
                               xz_caging(tcp, obj, obj_init, init_tcp, xz_success))
     gripping = jnp.where(caging > 0.95, hamacher_product(gripping_y[1], gripping_y[0]), 0.0)
     return (caging + gripping) / 2.0
+
+def above_funnel(hand: jax.Array, obj: jax.Array, threshold: float) -> jax.Array:
+    """door-open-v3's and box-close-v3's ``_reward_pos`` floor: 1 with the hand (``hand`` [3])
+    above a log-shaped funnel around ``obj`` [3] (0 within ``threshold`` in the plane, 0.04
+    log(radius - threshold) + 0.4 beyond), else the tolerance of its depth below it within
+    0.01, margin half the floor's height."""
+    radius = jnp.linalg.norm(hand[:2] - obj[:2])
+    beyond = radius > threshold
+    floor = jnp.where(beyond, 0.04 * jnp.log(jnp.where(beyond, radius - threshold, 1.0)) + 0.4,
+                      0.0)
+    return jnp.where(hand[2] >= floor, 1.0,
+                     tolerance_long_tail(floor - hand[2], (0.0, 0.01), floor / 2.0))
+
+
+def reach_density(grasped: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: jax.Array,
+                  init_tcp: jax.Array, reach_radius: float) -> jax.Array:
+    """``_gripper_caging_reward``'s medium density (assembly-v3): the mean of ``grasped``
+    (``caging_and_gripping`` without high density) and the tolerance of |obj - tcp| (each [3])
+    within ``reach_radius``, margin | |obj_init - init_tcp| - reach_radius |."""
+    margin = jnp.abs(jnp.linalg.norm(obj_init - init_tcp) - reach_radius)
+    reach = tolerance_long_tail(jnp.linalg.norm(obj - tcp), (0.0, reach_radius), margin)
+    return (grasped + reach) / 2.0

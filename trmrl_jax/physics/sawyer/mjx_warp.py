@@ -21,7 +21,8 @@ slide's range). Every world starts from the one settled state whatever ``Scene.s
 says: what a placement changes there (about 1e-15 in the drawer's slide) lies far below Warp's
 own float32 departures from the C engine. Nor does it keep a reset's stale kinematics
 (``Scene.reset_forward`` False): its first frame is the settled state's own, which differs by
-the hand's last physics step (about 1e-4 in drawer-open-v3's hand position).
+the hand's last physics step (about 1e-4 in drawer-open-v3's hand position), nor run a reset's
+``Scene.reset_steps``.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class Warp(Sawyer):
         d = d.replace(geom_xpos=d.geom_xpos.at[self._static_geoms].add(
             shift[self._static_owner]))
         d = d.replace(
-            qpos=jnp.asarray(s["qpos"]).at[np.array(scene.placed_qpos, int)].set(placed),
+            qpos=jnp.asarray(s["qpos"]).at[np.array(scene.placed_qpos, int)].set(
+                placed + np.float32(self.placements(np.zeros(len(scene.placed_qpos))))),
             qvel=jnp.asarray(s["qvel"]).at[np.array(scene.zeroed_qvel, int)].set(0.0),
             ctrl=s["ctrl"], mocap_pos=s["mocap_pos"], mocap_quat=s["mocap_quat"],
             qacc_warmstart=s["qacc_warmstart"], time=s["time"])

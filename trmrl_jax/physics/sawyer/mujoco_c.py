@@ -125,7 +125,10 @@ class Native(Sawyer):
             settle(scene, m, d)
         else:
             mujoco.mj_setState(m, d, self._settled_state, _SPEC)
-        d.qpos[list(scene.placed_qpos)], d.qvel[list(scene.zeroed_qvel)] = placed, 0.0
+        if scene.reset_steps:
+            mujoco.mj_step(m, d, scene.reset_steps)
+        d.qpos[list(scene.placed_qpos)] = self.placements(placed)
+        d.qvel[list(scene.zeroed_qvel)] = 0.0
         if scene.reset_forward:
             mujoco.mj_forward(m, d)
         mujoco.mj_getState(m, d, state, _SPEC)

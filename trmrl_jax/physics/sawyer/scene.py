@@ -79,7 +79,14 @@ class Scene:
     in a forward pass (``set_state``, which most tasks' placements call); where not
     (window-open-v3, drawer-open-v3, lever-pull-v3), the first observation reads the kinematics
     the hand's last physics step began from, the task's bodies in place, as there, so the C
-    engine settles such a scene per episode too (whatever settle_placed says).
+    engine settles such a scene per episode too (whatever settle_placed says); reset_steps:
+    physics steps a task's reset runs between placing its bodies and its joints, under the
+    hand's reset's mocap and controls (the ``frame_skip`` ``mj_step``s of door-lock-v3, which
+    places no joints and sets reset_forward False: its first observation reads the kinematics
+    the last step began from, and of box-close-v3, whose lid is placed after them);
+    placed_offsets: per placed_qpos entry (none: zeros), added in float64 to the task's
+    placement, as body_offsets to its bodies (peg-unplug-side-v3's plug at its box + (0.044, 0,
+    0.131)).
     """
 
     xml: str
@@ -97,6 +104,8 @@ class Scene:
     body_offsets: tuple[tuple[float, float, float], ...] = ()
     settle_placed: bool = False
     reset_forward: bool = True
+    reset_steps: int = 0
+    placed_offsets: tuple[float, ...] = ()
 
 
 def load(scene: Scene) -> mujoco.MjModel:
@@ -208,6 +217,11 @@ class Sawyer(abc.ABC):
         """[..., len(scene.placed_bodies), 3] the placed bodies' ``body_pos`` (float64) where a
         task's ``bodies`` put them."""
         return np.asarray(bodies, np.float64) + self.body_offsets
+
+    def placements(self, placed: np.ndarray) -> np.ndarray:
+        """[..., len(scene.placed_qpos)] the qpos entries (float64) a task's ``placed`` set."""
+        offsets = self.scene.placed_offsets or np.zeros(len(self.scene.placed_qpos))
+        return np.asarray(placed, np.float64) + np.asarray(offsets)
 
     @abc.abstractmethod
     def start(self, placed: jax.Array, bodies: jax.Array, model: Any) -> SawyerState:
