@@ -39,6 +39,7 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -101,6 +102,9 @@ register("ml1_door_close", ML1DoorClose)
 register("ml1_lever_pull", ML1LeverPull)
 register("ml1_sweep_into", ML1SweepInto)
 register("ml1_shelf_place", ML1ShelfPlace)
+register("ml1_coffee_button", ML1CoffeeButton)
+register("ml1_coffee_pull", ML1CoffeePull)
+register("ml1_coffee_push", ML1CoffeePush)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
+from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
@@ -37,6 +38,9 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "shelf-place-v3": ML1ShelfPlace,
     "sweep-into-v3": ML1SweepInto,
     "lever-pull-v3": ML1LeverPull,
+    "coffee-button-v3": ML1CoffeeButton,
+    "coffee-pull-v3": ML1CoffeePull,
+    "coffee-push-v3": ML1CoffeePush,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

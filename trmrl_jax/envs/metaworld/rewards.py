@@ -105,3 +105,13 @@ def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> ja
     to ``one``; 1 outside."""
     inside = jnp.all((jnp.minimum(zero, one) <= curr) & (curr <= jnp.maximum(zero, one)))
     return jnp.where(inside, jnp.prod((curr - zero) / (one - zero)), 1.0)
+
+
+def reach_density(grasped: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: jax.Array,
+                  init_tcp: jax.Array, reach_radius: float) -> jax.Array:
+    """``_gripper_caging_reward``'s medium density: the mean of ``grasped`` (caging-and-gripping)
+    and reach, the tolerance of |obj - tcp| within ``reach_radius``, margin | |obj_init -
+    init_tcp| - reach_radius | (each point [3])."""
+    margin = jnp.abs(jnp.linalg.norm(obj_init - init_tcp) - reach_radius)
+    reach = tolerance_long_tail(jnp.linalg.norm(obj - tcp), (0.0, reach_radius), margin)
+    return (grasped + reach) / 2.0

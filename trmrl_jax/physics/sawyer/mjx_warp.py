@@ -110,7 +110,8 @@ class Warp(Sawyer):
         d = d.replace(geom_xpos=d.geom_xpos.at[self._static_geoms].add(
             shift[self._static_owner]))
         d = d.replace(
-            qpos=jnp.asarray(s["qpos"]).at[np.array(scene.placed_qpos, int)].set(placed),
+            qpos=jnp.asarray(s["qpos"]).at[np.array(scene.placed_qpos, int)].set(
+                placed + self.placed_offsets.astype(np.float32)),
             qvel=jnp.asarray(s["qvel"]).at[np.array(scene.zeroed_qvel, int)].set(0.0),
             ctrl=s["ctrl"], mocap_pos=s["mocap_pos"], mocap_quat=s["mocap_quat"],
             qacc_warmstart=s["qacc_warmstart"], time=s["time"])

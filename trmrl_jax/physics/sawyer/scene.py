@@ -79,7 +79,9 @@ class Scene:
     in a forward pass (``set_state``, which most tasks' placements call); where not
     (window-open-v3, drawer-open-v3, lever-pull-v3), the first observation reads the kinematics
     the hand's last physics step began from, the task's bodies in place, as there, so the C
-    engine settles such a scene per episode too (whatever settle_placed says).
+    engine settles such a scene per episode too (whatever settle_placed says); placed_offsets:
+    per placed_qpos entry (none: zeros), added in float64 to the task's placement, as
+    body_offsets to its bodies (coffee-button-v3's mug 0.22 before the float32 machine).
     """
 
     xml: str
@@ -97,6 +99,7 @@ class Scene:
     body_offsets: tuple[tuple[float, float, float], ...] = ()
     settle_placed: bool = False
     reset_forward: bool = True
+    placed_offsets: tuple[float, ...] = ()
 
 
 def load(scene: Scene) -> mujoco.MjModel:
@@ -201,6 +204,9 @@ class Sawyer(abc.ABC):
         self.body_offsets = np.zeros((len(self.placed_body_ids), 3))
         if scene.body_offsets:
             self.body_offsets[:] = scene.body_offsets
+        self.placed_offsets = np.zeros(len(scene.placed_qpos))
+        if scene.placed_offsets:
+            self.placed_offsets[:] = scene.placed_offsets
         mocap_body = np.flatnonzero(m.body_mocapid >= 0)
         chex.assert_equal(len(mocap_body), 1)
 
