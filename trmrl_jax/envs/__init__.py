@@ -39,6 +39,11 @@ from trmrl_jax.envs.metaworld import (
     ML1WindowOpen,
     ported,
 )
+from trmrl_jax.envs.metaworld.button_press import (
+    ML1ButtonPress,
+    ML1ButtonPressTopdownWall,
+    ML1ButtonPressWall,
+)
 from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
@@ -105,6 +110,9 @@ register("ml1_shelf_place", ML1ShelfPlace)
 register("ml1_coffee_button", ML1CoffeeButton)
 register("ml1_coffee_pull", ML1CoffeePull)
 register("ml1_coffee_push", ML1CoffeePush)
+register("ml1_button_press", ML1ButtonPress)
+register("ml1_button_press_wall", ML1ButtonPressWall)
+register("ml1_button_press_topdown_wall", ML1ButtonPressTopdownWall)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

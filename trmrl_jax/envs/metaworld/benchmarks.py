@@ -6,6 +6,11 @@ from __future__ import annotations
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
+from trmrl_jax.envs.metaworld.button_press import (
+    ML1ButtonPress,
+    ML1ButtonPressTopdownWall,
+    ML1ButtonPressWall,
+)
 from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
@@ -41,6 +46,9 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "coffee-button-v3": ML1CoffeeButton,
     "coffee-pull-v3": ML1CoffeePull,
     "coffee-push-v3": ML1CoffeePush,
+    "button-press-v3": ML1ButtonPress,
+    "button-press-wall-v3": ML1ButtonPressWall,
+    "button-press-topdown-wall-v3": ML1ButtonPressTopdownWall,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

@@ -87,9 +87,9 @@ class ML1CoffeeButton(MetaWorldTask):
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         del action
-        reward, pressed = button_press_reward(obs, tcp(frame), self.init_tcp,
-                                              self.goal(task)[1], _BUTTON_TRAVEL)
-        return reward, pressed <= 0.02
+        reward, depth = button_press_reward(obs, tcp(frame), self.init_tcp,
+                                            self.goal(task)[1], _BUTTON_TRAVEL)
+        return reward, depth <= 0.02
 
 
 class MugTask(MetaWorldTask):
