@@ -45,6 +45,7 @@ from trmrl_jax.envs.metaworld.button_press import (
     ML1ButtonPressWall,
 )
 from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
+from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
 
@@ -113,6 +114,8 @@ register("ml1_coffee_push", ML1CoffeePush)
 register("ml1_button_press", ML1ButtonPress)
 register("ml1_button_press_wall", ML1ButtonPressWall)
 register("ml1_button_press_topdown_wall", ML1ButtonPressTopdownWall)
+register("ml1_handle_press_side", ML1HandlePressSide)
+register("ml1_handle_pull_side", ML1HandlePullSide)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -14,6 +14,7 @@ from trmrl_jax.envs.metaworld.button_press import (
 from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
@@ -49,6 +50,8 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "button-press-v3": ML1ButtonPress,
     "button-press-wall-v3": ML1ButtonPressWall,
     "button-press-topdown-wall-v3": ML1ButtonPressTopdownWall,
+    "handle-press-side-v3": ML1HandlePressSide,
+    "handle-pull-side-v3": ML1HandlePullSide,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
