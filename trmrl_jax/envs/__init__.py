@@ -45,6 +45,8 @@ from trmrl_jax.envs.metaworld.button_press import (
     ML1ButtonPressWall,
 )
 from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
+from trmrl_jax.envs.metaworld.dial import ML1DialTurn
+from trmrl_jax.envs.metaworld.faucet import ML1FaucetClose, ML1FaucetOpen
 from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
 from trmrl_jax.envs.point_nav import PointNav
 from trmrl_jax.envs.trial import Observation, TrialEnv, TrialState
@@ -116,6 +118,9 @@ register("ml1_button_press_wall", ML1ButtonPressWall)
 register("ml1_button_press_topdown_wall", ML1ButtonPressTopdownWall)
 register("ml1_handle_press_side", ML1HandlePressSide)
 register("ml1_handle_pull_side", ML1HandlePullSide)
+register("ml1_dial_turn", ML1DialTurn)
+register("ml1_faucet_open", ML1FaucetOpen)
+register("ml1_faucet_close", ML1FaucetClose)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -12,8 +12,10 @@ from trmrl_jax.envs.metaworld.button_press import (
     ML1ButtonPressWall,
 )
 from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
+from trmrl_jax.envs.metaworld.dial import ML1DialTurn
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.faucet import ML1FaucetClose, ML1FaucetOpen
 from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
@@ -52,6 +54,9 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "button-press-topdown-wall-v3": ML1ButtonPressTopdownWall,
     "handle-press-side-v3": ML1HandlePressSide,
     "handle-pull-side-v3": ML1HandlePullSide,
+    "dial-turn-v3": ML1DialTurn,
+    "faucet-open-v3": ML1FaucetOpen,
+    "faucet-close-v3": ML1FaucetClose,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.
