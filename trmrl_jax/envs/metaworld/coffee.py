@@ -38,7 +38,6 @@ _TARGET_RADIUS = 0.05
 _SUCCESS_RADIUS = 0.07
 
 
-
 def coffee_scene(machine_from_task: tuple[float, float, float],
                  mug_from_task: tuple[float, ...]) -> sawyer.Scene:
     """``sawyer_coffee.xml`` with the mug placed by qpos 0-2 and the machine per task, each at
