@@ -108,6 +108,25 @@ PARITY.update({"ml1_door_lock": (3e-6, 1.3e-5, 150, 5.0),
                # Its scripted policy lifts the wrench off after step 150 (task 0) or never
                # (task 7): success stays False in both here (BUILD.md, "disassemble-v3").
                "ml1_disassemble": (3e-6, 1e-4, -1, 2.0)})
+# ML45's (module docstring of each for what Meta-World does).
+NAMES.update({"ml1_coffee_button": "coffee-button-v3", "ml1_coffee_pull": "coffee-pull-v3",
+              "ml1_coffee_push": "coffee-push-v3", "ml1_button_press": "button-press-v3",
+              "ml1_button_press_wall": "button-press-wall-v3",
+              "ml1_button_press_topdown_wall": "button-press-topdown-wall-v3",
+              "ml1_handle_press_side": "handle-press-side-v3",
+              "ml1_handle_pull_side": "handle-pull-side-v3", "ml1_dial_turn": "dial-turn-v3",
+              "ml1_faucet_open": "faucet-open-v3", "ml1_faucet_close": "faucet-close-v3"})
+PARITY.update({"ml1_coffee_button": (3e-6, 4e-6, 15, 1.0),
+               "ml1_coffee_pull": (3e-6, 1e-5, 200, 3.0),
+               "ml1_coffee_push": (3e-6, 1e-5, 200, 3.0),
+               "ml1_button_press": (3e-6, 5e-6, 200, 1.0),
+               "ml1_button_press_wall": (3e-6, 2.5e-5, 200, 5.0),
+               "ml1_button_press_topdown_wall": (3e-6, 1.5e-5, 200, 4.0),
+               "ml1_handle_press_side": (3e-6, 1.3e-5, 25, 5.0),
+               "ml1_handle_pull_side": (3e-6, 1e-5, 200, 3.0),
+               "ml1_dial_turn": (3e-6, 7.5e-5, 150, 5.0),
+               "ml1_faucet_open": (3e-6, 8e-6, 200, 5.0),
+               "ml1_faucet_close": (3e-6, 8e-6, 200, 5.0)})
 _STEPS, _SCRIPTED = 200, 150
 _WARP_STEPS = 120
 _WARP_BOUNDS = {"ml1_door_open": {"qpos": 4e-5, "obs": 2e-5, "reward": 6e-5},

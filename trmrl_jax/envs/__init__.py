@@ -42,9 +42,18 @@ from trmrl_jax.envs.metaworld import (
 from trmrl_jax.envs.metaworld.assembly import ML1Assembly, ML1Disassemble
 from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
 from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
+from trmrl_jax.envs.metaworld.button_press import (
+    ML1ButtonPress,
+    ML1ButtonPressTopdownWall,
+    ML1ButtonPressWall,
+)
+from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
+from trmrl_jax.envs.metaworld.dial import ML1DialTurn
 from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
+from trmrl_jax.envs.metaworld.faucet import ML1FaucetClose, ML1FaucetOpen
 from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
+from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
 from trmrl_jax.envs.metaworld.peg_unplug import ML1PegUnplugSide
 from trmrl_jax.envs.metaworld.pick_out_of_hole import ML1PickOutOfHole
 from trmrl_jax.envs.metaworld.plate import (
@@ -139,6 +148,17 @@ register("ml1_hammer", ML1Hammer)
 register("ml1_peg_unplug_side", ML1PegUnplugSide)
 register("ml1_assembly", ML1Assembly)
 register("ml1_disassemble", ML1Disassemble)
+register("ml1_coffee_button", ML1CoffeeButton)
+register("ml1_coffee_pull", ML1CoffeePull)
+register("ml1_coffee_push", ML1CoffeePush)
+register("ml1_button_press", ML1ButtonPress)
+register("ml1_button_press_wall", ML1ButtonPressWall)
+register("ml1_button_press_topdown_wall", ML1ButtonPressTopdownWall)
+register("ml1_handle_press_side", ML1HandlePressSide)
+register("ml1_handle_pull_side", ML1HandlePullSide)
+register("ml1_dial_turn", ML1DialTurn)
+register("ml1_faucet_open", ML1FaucetOpen)
+register("ml1_faucet_close", ML1FaucetClose)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

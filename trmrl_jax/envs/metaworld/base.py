@@ -23,6 +23,7 @@ placements): every episode of a trial starts from the same state, as there.
 from __future__ import annotations
 
 import abc
+import copy
 
 import jax
 import jax.numpy as jnp
@@ -243,3 +244,15 @@ def step_state(state: State, sim: sawyer.SawyerState, obs: jax.Array, reward: ja
     return state.replace(pipeline_state=sim, obs=obs, reward=reward, done=jnp.zeros(()),
                          metrics={"success": success.astype(jnp.float32),
                                   "fault": fault.astype(jnp.float32)})
+
+
+def forward_site(dist: MetaWorldTask, site: str, body: str) -> np.ndarray:
+    """[3] float64: where ``site`` lies from ``body``'s frame origin once the settled state (its
+    ``Scene.fixed_qpos`` set) has gone through a forward pass: a site on a joint that a reset
+    sets (``_set_obj_xyz``), read after its ``set_state`` (``settled_site`` reads the hand's
+    last frame)."""
+    m = dist.mujoco_model
+    d = copy.copy(dist.physics.settled)
+    mujoco.mj_forward(m, d)
+    return (d.site_xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, site)]
+            - d.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body)])

@@ -9,11 +9,20 @@ from trmrl_jax.envs.metaworld.basketball import ML1Basketball
 from trmrl_jax.envs.metaworld.bin_picking import ML1BinPicking
 from trmrl_jax.envs.metaworld.box_close import ML1BoxClose
 from trmrl_jax.envs.metaworld.button import ML1ButtonPressTopdown
+from trmrl_jax.envs.metaworld.button_press import (
+    ML1ButtonPress,
+    ML1ButtonPressTopdownWall,
+    ML1ButtonPressWall,
+)
+from trmrl_jax.envs.metaworld.coffee import ML1CoffeeButton, ML1CoffeePull, ML1CoffeePush
+from trmrl_jax.envs.metaworld.dial import ML1DialTurn
 from trmrl_jax.envs.metaworld.door import ML1DoorClose, ML1DoorOpen
 from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
 from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
+from trmrl_jax.envs.metaworld.faucet import ML1FaucetClose, ML1FaucetOpen
 from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
+from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
@@ -75,6 +84,17 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "peg-unplug-side-v3": ML1PegUnplugSide,
     "assembly-v3": ML1Assembly,
     "disassemble-v3": ML1Disassemble,
+    "coffee-button-v3": ML1CoffeeButton,
+    "coffee-pull-v3": ML1CoffeePull,
+    "coffee-push-v3": ML1CoffeePush,
+    "button-press-v3": ML1ButtonPress,
+    "button-press-wall-v3": ML1ButtonPressWall,
+    "button-press-topdown-wall-v3": ML1ButtonPressTopdownWall,
+    "handle-press-side-v3": ML1HandlePressSide,
+    "handle-pull-side-v3": ML1HandlePullSide,
+    "dial-turn-v3": ML1DialTurn,
+    "faucet-open-v3": ML1FaucetOpen,
+    "faucet-close-v3": ML1FaucetClose,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

@@ -116,9 +116,10 @@ class Native(Sawyer):
 
     def start_world(self, t: int, placed: np.ndarray, bodies: np.ndarray, state: np.ndarray,
                     frame: np.ndarray) -> None:
-        """One world's ``start`` in thread ``t``: placed [k] float64, bodies
-        [len(placed_bodies), 3] where the task puts them (``Sawyer.body_pos`` adds the scene's
-        offsets); writes state [nstate] and frame [frame size]."""
+        """One world's ``start`` in thread ``t``: placed [k] float64 (the scene's
+        ``placed_offsets`` added here), bodies [len(placed_bodies), 3] where the task puts them
+        (``Sawyer.body_pos`` adds the scene's offsets); writes state [nstate] and frame [frame
+        size]."""
         m, d, scene = self.models[t], self.datas[t], self.scene
         m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
         if scene.settle_placed or not scene.reset_forward:

@@ -86,7 +86,7 @@ class Scene:
     the last step began from, and of box-close-v3, whose lid is placed after them);
     placed_offsets: per placed_qpos entry (none: zeros), added in float64 to the task's
     placement, as body_offsets to its bodies (peg-unplug-side-v3's plug at its box + (0.044, 0,
-    0.131)).
+    0.131), coffee-button-v3's mug 0.22 before the float32 machine).
     """
 
     xml: str
@@ -210,6 +210,9 @@ class Sawyer(abc.ABC):
         self.body_offsets = np.zeros((len(self.placed_body_ids), 3))
         if scene.body_offsets:
             self.body_offsets[:] = scene.body_offsets
+        self.placed_offsets = np.zeros(len(scene.placed_qpos))
+        if scene.placed_offsets:
+            self.placed_offsets[:] = scene.placed_offsets
         mocap_body = np.flatnonzero(m.body_mocapid >= 0)
         chex.assert_equal(len(mocap_body), 1)
 
@@ -220,8 +223,7 @@ class Sawyer(abc.ABC):
 
     def placements(self, placed: np.ndarray) -> np.ndarray:
         """[..., len(scene.placed_qpos)] the qpos entries (float64) a task's ``placed`` set."""
-        offsets = self.scene.placed_offsets or np.zeros(len(self.scene.placed_qpos))
-        return np.asarray(placed, np.float64) + np.asarray(offsets)
+        return np.asarray(placed, np.float64) + self.placed_offsets
 
     @abc.abstractmethod
     def start(self, placed: jax.Array, bodies: jax.Array, model: Any) -> SawyerState:
