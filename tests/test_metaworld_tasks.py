@@ -115,6 +115,7 @@ NAMES.update({"ml1_coffee_button": "coffee-button-v3", "ml1_coffee_pull": "coffe
               "ml1_button_press_topdown_wall": "button-press-topdown-wall-v3",
               "ml1_handle_press_side": "handle-press-side-v3",
               "ml1_handle_pull_side": "handle-pull-side-v3", "ml1_dial_turn": "dial-turn-v3",
+              "ml1_handle_press": "handle-press-v3", "ml1_handle_pull": "handle-pull-v3",
               "ml1_faucet_open": "faucet-open-v3", "ml1_faucet_close": "faucet-close-v3"})
 PARITY.update({"ml1_coffee_button": (3e-6, 4e-6, 15, 1.0),
                "ml1_coffee_pull": (3e-6, 1e-5, 200, 3.0),
@@ -124,6 +125,8 @@ PARITY.update({"ml1_coffee_button": (3e-6, 4e-6, 15, 1.0),
                "ml1_button_press_topdown_wall": (3e-6, 1.5e-5, 200, 4.0),
                "ml1_handle_press_side": (3e-6, 1.3e-5, 25, 5.0),
                "ml1_handle_pull_side": (3e-6, 1e-5, 200, 3.0),
+               "ml1_handle_press": (3e-6, 1.7e-4, 15, 5.0),
+               "ml1_handle_pull": (3e-6, 1.2e-6, 150, 0.5),
                "ml1_dial_turn": (3e-6, 7.5e-5, 150, 5.0),
                "ml1_faucet_open": (3e-6, 8e-6, 200, 5.0),
                "ml1_faucet_close": (3e-6, 8e-6, 200, 5.0)})

@@ -53,7 +53,12 @@ from trmrl_jax.envs.metaworld.door_lock import ML1DoorLock, ML1DoorUnlock
 from trmrl_jax.envs.metaworld.faucet import ML1FaucetClose, ML1FaucetOpen
 from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
-from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
+from trmrl_jax.envs.metaworld.handle import (
+    ML1HandlePress,
+    ML1HandlePressSide,
+    ML1HandlePull,
+    ML1HandlePullSide,
+)
 from trmrl_jax.envs.metaworld.peg_unplug import ML1PegUnplugSide
 from trmrl_jax.envs.metaworld.pick_out_of_hole import ML1PickOutOfHole
 from trmrl_jax.envs.metaworld.plate import (
@@ -156,6 +161,8 @@ register("ml1_button_press_wall", ML1ButtonPressWall)
 register("ml1_button_press_topdown_wall", ML1ButtonPressTopdownWall)
 register("ml1_handle_press_side", ML1HandlePressSide)
 register("ml1_handle_pull_side", ML1HandlePullSide)
+register("ml1_handle_press", ML1HandlePress)
+register("ml1_handle_pull", ML1HandlePull)
 register("ml1_dial_turn", ML1DialTurn)
 register("ml1_faucet_open", ML1FaucetOpen)
 register("ml1_faucet_close", ML1FaucetClose)

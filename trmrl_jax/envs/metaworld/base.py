@@ -103,7 +103,10 @@ class MetaWorldTask(TaskDistribution):
     ``goal``, ``objects`` (object poses) and ``evaluate`` (Meta-World's reward and success);
     ``bodies`` where the scene places bodies, ``accept`` where Meta-World redraws some vectors.
     ``init_tcp`` [3]: the fingertips' centre after the hand's reset (``SawyerXYZEnv.init_tcp``,
-    float32), which caging rewards read.
+    float32), which caging rewards read: the scene's, that of every episode whose hand's reset
+    does not depend on the task. Where it does (on the C engine, a scene that settles per
+    episode), Meta-World's differs per task: ``evaluate``'s task then carries the episode's
+    own as ``task["init_tcp"]`` (``SawyerState.init_tcp``; ``with_init_tcp``).
     """
 
     scene: sawyer.Scene
@@ -121,9 +124,7 @@ class MetaWorldTask(TaskDistribution):
         self.physics = sawyer.make(self.scene, self.backend, worlds)
         self.worlds = self.physics.worlds
         self.task_size = len(self.rand_low)
-        settled = self.physics.settled
-        self.init_tcp = jnp.asarray(settled.site_xpos[self.physics.site_ids[:2]].mean(0),
-                                    jnp.float32)
+        self.init_tcp = jnp.asarray(self.physics.init_tcp)
         self.tasks = {split: jnp.asarray(self.draw_tasks(np.random.default_rng(seed + i)))
                       for i, split in enumerate(("train", "test"))}
 
@@ -195,7 +196,8 @@ class MetaWorldTask(TaskDistribution):
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         """(reward, success) of the step that reached ``frame`` and observed ``obs`` [39]
-        (clipped, as Meta-World's ``evaluate_state`` reads it) after ``action`` [4]."""
+        (clipped, as Meta-World's ``evaluate_state`` reads it) after ``action`` [4]; ``task``
+        with the episode's ``init_tcp`` (``with_init_tcp``)."""
 
     def current(self, frame: sawyer.Frame) -> jax.Array:
         """[18] this step's half of the observation (``_get_curr_obs_combined_no_goal``)."""
@@ -213,7 +215,8 @@ class MetaWorldTask(TaskDistribution):
     def outcome(self, frame: sawyer.Frame, previous: jax.Array, action: jax.Array, task: Task
                 ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """(observation [39], reward, success) of the step that reached ``frame`` from the
-        observation ``previous`` [39] under the clipped ``action`` [4]."""
+        observation ``previous`` [39] under the clipped ``action`` [4]; ``task`` as
+        ``evaluate`` reads it (``with_init_tcp``)."""
         obs = jnp.concatenate([self.current(frame), previous[:18], jnp.zeros(3)])
         obs = jnp.clip(obs, OBS_LOW, OBS_HIGH)
         return (obs, *self.evaluate(obs, frame, action, task))
@@ -226,7 +229,15 @@ class MetaWorldTask(TaskDistribution):
     def step(self, state: State, action: jax.Array, task: Task) -> State:
         action = jnp.clip(action, -1.0, 1.0)
         sim = self.physics.step(state.pipeline_state, action, self.physics.model)
-        return step_state(state, sim, *self.outcome(sim.frame, state.obs, action, task))
+        return step_state(state, sim, *self.outcome(sim.frame, state.obs, action,
+                                                     with_init_tcp(task, sim)))
+
+
+def with_init_tcp(task: Task, sim: sawyer.SawyerState) -> Task:
+    """``task`` as ``evaluate`` reads it: with ``init_tcp`` [3], its episode's
+    (``SawyerState.init_tcp``: Meta-World re-reads ``init_tcp`` at every reset, at the end of
+    ``_reset_hand``, before the task's placements)."""
+    return {**task, "init_tcp": sim.init_tcp}
 
 
 def reset_state(sim: sawyer.SawyerState, obs: jax.Array) -> State:

@@ -22,7 +22,12 @@ from trmrl_jax.envs.metaworld.drawer import ML1DrawerClose, ML1DrawerOpen
 from trmrl_jax.envs.metaworld.faucet import ML1FaucetClose, ML1FaucetOpen
 from trmrl_jax.envs.metaworld.hammer import ML1Hammer
 from trmrl_jax.envs.metaworld.hand_insert import ML1HandInsert
-from trmrl_jax.envs.metaworld.handle import ML1HandlePressSide, ML1HandlePullSide
+from trmrl_jax.envs.metaworld.handle import (
+    ML1HandlePress,
+    ML1HandlePressSide,
+    ML1HandlePull,
+    ML1HandlePullSide,
+)
 from trmrl_jax.envs.metaworld.lever import ML1LeverPull
 from trmrl_jax.envs.metaworld.mixture import MetaWorldMixture, mixture
 from trmrl_jax.envs.metaworld.peg import ML1PegInsertSide
@@ -92,6 +97,8 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "button-press-topdown-wall-v3": ML1ButtonPressTopdownWall,
     "handle-press-side-v3": ML1HandlePressSide,
     "handle-pull-side-v3": ML1HandlePullSide,
+    "handle-press-v3": ML1HandlePress,
+    "handle-pull-v3": ML1HandlePull,
     "dial-turn-v3": ML1DialTurn,
     "faucet-open-v3": ML1FaucetOpen,
     "faucet-close-v3": ML1FaucetClose,

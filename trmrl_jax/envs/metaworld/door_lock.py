@@ -21,7 +21,7 @@ from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import MetaWorldTask
 from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
-from trmrl_jax.physics.sawyer.scene import FRAME_SKIP, load, settle
+from trmrl_jax.physics.sawyer.scene import FRAME_SKIP
 
 _HINGE = 9  # qpos of the lock's hinge.
 _LOCK_SITE, _LEFT_PAD = 2, 3  # Rows of Frame.site_xpos and Frame.xpos.
@@ -118,10 +118,9 @@ class ML1DoorUnlock(DoorLockTask):
     with init_tcp for the hand; pushed: tolerance of |lock site x - goal x| within 0.005,
     margin 0.1. Success: |lock site x - goal x| <= 0.02.
 
-    init_tcp is the task's own: the hand's reset runs with the safe in place and ends up to
-    1e-5 away from the model's own (which moved the reward by 2e-4), so it is settled per task
-    at construction (``init_tcps``, beside ``known_tasks``: this distribution's train and test
-    tasks) and looked up by rand_vec (a task travels as its rand_vec alone, mixtures too).
+    init_tcp is the episode's (``task["init_tcp"]``, ``base.with_init_tcp``): the hand's reset
+    runs with the safe in place and ends elsewhere than with the model's own placement (which
+    moved the reward by 2e-4).
     """
 
     scene = door_lock_scene("lockStartUnlock", zeroed_qvel=(_HINGE,),
@@ -129,29 +128,13 @@ class ML1DoorUnlock(DoorLockTask):
     goal_offset = (0.1, -0.04, 0.0)
     goal_site = "goal_unlock"
 
-    def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
-        super().__init__(backend, seed, worlds)
-        m = load(self.scene)
-        d, tcps = None, []
-        self.known_tasks = jnp.concatenate([self.tasks["train"], self.tasks["test"]])
-        for rand_vec in np.asarray(self.known_tasks):
-            m.body_pos[self.physics.placed_body_ids] = self.physics.body_pos(rand_vec[None])
-            d = settle(self.scene, m, d)
-            tcps.append(d.site_xpos[self.physics.site_ids[:2]].mean(0))
-        self.init_tcps = jnp.asarray(np.stack(tcps), jnp.float32)
-
-    def task_init_tcp(self, task: Task) -> jax.Array:
-        """[3] ``task``'s init_tcp (float32): that of the known task nearest its rand_vec."""
-        distance = jnp.abs(self.known_tasks - task["rand_vec"]).sum(-1)
-        return self.init_tcps[jnp.argmin(distance)]
-
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         del frame, action
         lock, shoulder, scale = obs[4:7], jnp.asarray(_SHOULDER), jnp.asarray(_SCALE)
         ready = tolerance_long_tail(
             jnp.linalg.norm((obs[:3] + shoulder - lock) * scale), (0.0, 0.02),
-            jnp.linalg.norm((self.task_init_tcp(task) + shoulder - self.lock_at(task)) * scale))
+            jnp.linalg.norm((task["init_tcp"] + shoulder - self.lock_at(task)) * scale))
         to_target = jnp.abs(self.goal(task)[0] - lock[0])
         pushed = tolerance_long_tail(to_target, (0.0, 0.005), _LOCK_LENGTH)
         return 2.0 * ready + 8.0 * pushed, to_target <= _SUCCESS

@@ -28,7 +28,13 @@ import jax.numpy as jnp
 from brax.envs.base import State
 
 from trmrl_jax.envs.base import Task, TaskDistribution
-from trmrl_jax.envs.metaworld.base import NUM_TASKS, MetaWorldTask, reset_state, step_state
+from trmrl_jax.envs.metaworld.base import (
+    NUM_TASKS,
+    MetaWorldTask,
+    reset_state,
+    step_state,
+    with_init_tcp,
+)
 from trmrl_jax.physics.sawyer.mixture import NativeMixture
 
 _BACKEND = "mujoco_c"
@@ -107,7 +113,8 @@ class MetaWorldMixture(TaskDistribution):
         action = jnp.clip(action, -1.0, 1.0)
         sim = self.physics.step(task["class"], state.pipeline_state, action)
         outcome = self._switch(task, lambda i, env, own, frame, previous: env.outcome(
-            self.physics.frame(frame, i), previous, action, own), sim.frame, state.obs)
+            self.physics.frame(frame, i), previous, action, with_init_tcp(own, sim)),
+            sim.frame, state.obs)
         return step_state(state, sim, *outcome)
 
 

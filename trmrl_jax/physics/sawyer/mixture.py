@@ -69,26 +69,28 @@ class NativeMixture:
                                     for a in arrays]
 
     def _host_start(self, scene: np.ndarray, placed: np.ndarray, bodies: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """scene [...], placed [..., placed_size], bodies [..., bodies_size, 3] -> (state bits
-        [..., 2 nstate], padded frames [..., frame size])."""
+        [..., 2 nstate], padded frames [..., frame size], init_tcps [..., 3] float32)."""
         lead = scene.shape
         scene, placed, bodies = self._flat(scene, np.asarray(placed, np.float64),
                                            np.asarray(bodies, np.float64))
         states = np.zeros((len(scene), self.nstate))
         frames = np.zeros((len(scene), sum(self.frame_sizes)), np.float32)
+        tcps = np.empty((len(scene), 3), np.float32)
 
         def world(t: int, i: int) -> None:
             s = scene[i]
             native = self.natives[s]
             frame = np.empty(len(self._index[s]), np.float32)
-            native.start_world(t, placed[i, :len(native.scene.placed_qpos)],
-                               bodies[i, :len(native.placed_body_ids)],
-                               states[i, :self.nstates[s]], frame)
+            tcps[i] = native.start_world(t, placed[i, :len(native.scene.placed_qpos)],
+                                         bodies[i, :len(native.placed_body_ids)],
+                                         states[i, :self.nstates[s]], frame)
             frames[i, self._index[s]] = frame
 
         self.workers.run(world, len(scene), [n.lock for n in self.natives])
-        return states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,))
+        return (states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
+                tcps.reshape(lead + (3,)))
 
     def _host_step(self, scene: np.ndarray, bits: np.ndarray, bodies: np.ndarray,
                    action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,11 +123,12 @@ class NativeMixture:
         padded (``frame`` cuts a scene's own out)."""
         chex.assert_shape([placed, bodies], [(self.placed_size,), (self.bodies_size, 3)])
         bodies = bodies.astype(jnp.float32)
-        bits, flat = jax.pure_callback(self._host_start, self._shapes, scene.astype(jnp.int32),
-                                       placed.astype(jnp.float32), bodies,
-                                       vmap_method="broadcast_all")
+        bits, flat, init_tcp = jax.pure_callback(
+            self._host_start, self._shapes + (jax.ShapeDtypeStruct((3,), jnp.float32),),
+            scene.astype(jnp.int32), placed.astype(jnp.float32), bodies,
+            vmap_method="broadcast_all")
         return SawyerState(sim=bits, frame=unflatten(flat, self.frame_sizes),
-                           fault=jnp.zeros((), jnp.int32), bodies=bodies)
+                           fault=jnp.zeros((), jnp.int32), bodies=bodies, init_tcp=init_tcp)
 
     def step(self, scene: jax.Array, state: SawyerState, action: jax.Array) -> SawyerState:
         """``Native.step`` of a world of scene ``scene`` (int32 []); ``action`` [4]."""

@@ -18,11 +18,11 @@ placed bodies' subtrees (a door's frame, a drawer's case) by their body's shift 
 where the host model has them, they cut through the parts that do move (the drawer's case
 reported 2.5-3 cm into the drawer where MuJoCo measures a 2 mm gap, and pushed it out past its
 slide's range). Every world starts from the one settled state whatever ``Scene.settle_placed``
-says: what a placement changes there (about 1e-15 in the drawer's slide) lies far below Warp's
-own float32 departures from the C engine. Nor does it keep a reset's stale kinematics
-(``Scene.reset_forward`` False): its first frame is the settled state's own, which differs by
-the hand's last physics step (about 1e-4 in drawer-open-v3's hand position), nor run a reset's
-``Scene.reset_steps``.
+says (its ``init_tcp`` the settled one): what a placement changes there (about 1e-15 in the
+drawer's slide) lies far below Warp's own float32 departures from the C engine. Nor does it
+keep a reset's stale kinematics (``Scene.reset_forward`` False): its first frame is the settled
+state's own, which differs by the hand's last physics step (about 1e-4 in drawer-open-v3's hand
+position), nor run a reset's ``Scene.reset_steps``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ class Warp(Sawyer):
             ctrl=s["ctrl"], mocap_pos=s["mocap_pos"], mocap_quat=s["mocap_quat"],
             qacc_warmstart=s["qacc_warmstart"], time=s["time"])
         d = mjx.forward(self._placed(model, bodies), d)  # Meta-World's set_state.
-        return SawyerState(sim=d, frame=self._frame(d), fault=self._fault(d), bodies=bodies)
+        return SawyerState(sim=d, frame=self._frame(d), fault=self._fault(d), bodies=bodies,
+                           init_tcp=jnp.asarray(self.init_tcp))
 
     def step(self, state: SawyerState, action: jax.Array, model: mjx.Model) -> SawyerState:
         chex.assert_shape(action, (4,))

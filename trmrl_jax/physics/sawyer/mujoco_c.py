@@ -115,17 +115,20 @@ class Native(Sawyer):
         return unflatten(flat, self.frame_sizes)
 
     def start_world(self, t: int, placed: np.ndarray, bodies: np.ndarray, state: np.ndarray,
-                    frame: np.ndarray) -> None:
+                    frame: np.ndarray) -> np.ndarray:
         """One world's ``start`` in thread ``t``: placed [k] float64 (the scene's
         ``placed_offsets`` added here), bodies [len(placed_bodies), 3] where the task puts them
         (``Sawyer.body_pos`` adds the scene's offsets); writes state [nstate] and frame [frame
-        size]."""
+        size]. Returns its init_tcp [3] (float64): the fingertips' centre in the frame the
+        hand's reset left (this episode's, where it settles per episode)."""
         m, d, scene = self.models[t], self.datas[t], self.scene
         m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
         if scene.settle_placed or not scene.reset_forward:
             settle(scene, m, d)
+            init_tcp = d.site_xpos[self.site_ids[:2]].mean(0)
         else:
             mujoco.mj_setState(m, d, self._settled_state, _SPEC)
+            init_tcp = self.settled.site_xpos[self.site_ids[:2]].mean(0)
         if scene.reset_steps:
             mujoco.mj_step(m, d, scene.reset_steps)
         d.qpos[list(scene.placed_qpos)] = self.placements(placed)
@@ -134,6 +137,7 @@ class Native(Sawyer):
             mujoco.mj_forward(m, d)
         mujoco.mj_getState(m, d, state, _SPEC)
         frame[:] = self._read(d)
+        return init_tcp
 
     def step_world(self, t: int, state: np.ndarray, bodies: np.ndarray, action: np.ndarray,
                    new: np.ndarray, frame: np.ndarray) -> bool:
@@ -153,19 +157,23 @@ class Native(Sawyer):
         return any(d.warning[w].number > 0 for w in FAULTS)
 
     def _host_start(self, placed: np.ndarray, bodies: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """placed [..., k], bodies [..., len(placed_bodies), 3] -> (state bits
-        [..., 2 nstate], frames [..., frame size])."""
+        [..., 2 nstate], frames [..., frame size], init_tcps [..., 3] float32)."""
         lead = placed.shape[:-1]
         count = int(np.prod(lead))
         placed = np.asarray(placed, np.float64).reshape(count, placed.shape[-1])
         bodies = np.asarray(bodies, np.float64).reshape(count, len(self.placed_body_ids), 3)
         states = np.empty((len(placed), self.nstate))
         frames = np.empty((len(placed), sum(self.frame_sizes)), np.float32)
-        self.workers.run(lambda t, i: self.start_world(t, placed[i], bodies[i], states[i],
-                                                       frames[i]), len(placed), [self.lock])
-        return (states.view(np.uint32).reshape(lead + (-1,)),
-                frames.reshape(lead + (-1,)))
+        tcps = np.empty((len(placed), 3), np.float32)
+
+        def world(t: int, i: int) -> None:
+            tcps[i] = self.start_world(t, placed[i], bodies[i], states[i], frames[i])
+
+        self.workers.run(world, len(placed), [self.lock])
+        return (states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
+                tcps.reshape(lead + (3,)))
 
     def _host_step(self, bits: np.ndarray, bodies: np.ndarray, action: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,11 +199,11 @@ class Native(Sawyer):
         del model
         chex.assert_shape(bodies, (len(self.placed_body_ids), 3))
         bodies = bodies.astype(jnp.float32)
-        bits, flat = jax.pure_callback(self._host_start, self._shapes,
-                                       placed.astype(jnp.float32), bodies,
-                                       vmap_method="broadcast_all")
+        bits, flat, init_tcp = jax.pure_callback(
+            self._host_start, self._shapes + (jax.ShapeDtypeStruct((3,), jnp.float32),),
+            placed.astype(jnp.float32), bodies, vmap_method="broadcast_all")
         return SawyerState(sim=bits, frame=self.frame(flat), fault=jnp.zeros((), jnp.int32),
-                           bodies=bodies)
+                           bodies=bodies, init_tcp=init_tcp)
 
     def step(self, state: SawyerState, action: jax.Array, model: Any) -> SawyerState:
         del model

@@ -165,14 +165,18 @@ class Frame:
 @struct.dataclass
 class SawyerState:
     """``State.pipeline_state`` of a Sawyer scene: the simulator's own state, the frame tasks
-    read, ``fault``: 1 where a step of the episode so far hit one of ``FAULTS``, and
+    read, ``fault``: 1 where a step of the episode so far hit one of ``FAULTS``,
     ``bodies``: where the task placed ``scene.placed_bodies`` (part of the model, not of
-    MuJoCo's state, so it travels beside it: every world of a batch may hold another task)."""
+    MuJoCo's state, so it travels beside it: every world of a batch may hold another task), and
+    ``init_tcp``: the episode's ``SawyerXYZEnv.init_tcp``, the fingertips' centre (the scene's
+    first two sites) in the frame the hand's reset left, before the task's placements (where the
+    reset runs per episode, the episode's own; else ``Sawyer.init_tcp``)."""
 
     sim: Any
     frame: Frame
     fault: jax.Array  # int32 []
     bodies: jax.Array  # [len(scene.placed_bodies), 3] float32
+    init_tcp: jax.Array  # [3] float32
 
     @property
     def q(self) -> jax.Array:
@@ -207,6 +211,9 @@ class Sawyer(abc.ABC):
         ids = (self.body_ids, self.site_ids, self.geom_ids, self.placed_body_ids)
         if np.concatenate(ids).min() < 0:
             raise ValueError(f"{scene.xml} lacks a body, site or geom of {scene}")
+        # [3] float32: the settled hand's fingertips' centre (the init_tcp of every episode that
+        # starts from ``settled``).
+        self.init_tcp = np.float32(self.settled.site_xpos[self.site_ids[:2]].mean(0))
         self.body_offsets = np.zeros((len(self.placed_body_ids), 3))
         if scene.body_offsets:
             self.body_offsets[:] = scene.body_offsets
