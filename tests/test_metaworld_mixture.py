@@ -23,6 +23,7 @@ import pytest
 from trmrl_jax import envs
 from trmrl_jax.envs import metaworld
 from trmrl_jax.envs.metaworld import ML1DoorOpen, ML1DrawerClose, ML1Push, ML1Reach, mixture
+from trmrl_jax.envs.metaworld.stick import ML1StickPush
 
 NAMES = ("ml1_reach", "ml1_push", "ml1_door_open", "ml1_drawer_close")  # The mixture's order.
 _STEPS = 25  # Per episode; two episodes.
@@ -146,3 +147,42 @@ def test_ml10_and_ml45_are_metaworlds_and_register_once_ported():
         assert metaworld.BENCHMARKS[name] == (tuple(lists["train"]), tuple(lists["test"]))
         assert (name in envs.registered()) == (not metaworld.missing(name))
     assert set(metaworld.PORTED) <= set(env_dict.ALL_V3_ENVIRONMENTS)
+
+
+def test_a_mixed_world_reports_the_pads_touching_the_stick_as_alone():
+    """``Frame.touching`` through the padded frame: stick-push-v3 (whose success reads it) mixed
+    with reach-v3 (which reads none) under the scripted policy's grasp of the stick, against
+    stick-push-v3 alone: the same state bits, observations, success and contacts."""
+    policies = pytest.importorskip("metaworld.policies")
+    dist = mixture((ML1Reach,), (ML1StickPush,))()
+    alone = dist.classes[1]
+    task = {"rand_vec": alone.tasks["train"][0]}
+    step, policy, own = jax.jit(alone.step), policies.SawyerStickPushV3Policy(), []
+    state = jax.jit(alone.reset)(jax.random.PRNGKey(0), task)
+    for _ in range(60):  # The policy's actions, shown the hidden goal.
+        shown = np.concatenate([np.asarray(state.obs)[:36], np.asarray(alone.goal(task))])
+        own.append(np.clip(policy.get_action(shown), -1.0, 1.0).astype(np.float32))
+        state = step(state, jnp.asarray(own[-1]), task)
+    actions = np.zeros((len(own), 2, 4), np.float32)
+    actions[:, 1] = own
+
+    def run(d, tasks, acts):
+        def body(s, a):
+            s = jax.vmap(d.step)(s, a, tasks)
+            return s, (s.obs, s.metrics["success"], s.pipeline_state.frame.touching,
+                       s.pipeline_state.sim)
+        first = jax.vmap(lambda t: d.reset(jax.random.PRNGKey(0), t))(tasks)
+        return jax.lax.scan(body, first, acts)[1]
+
+    mixed_tasks = {"class": jnp.array([0, 1], jnp.int32),
+                   "rand_vec": dist.tasks["train"][jnp.array([0, 1]), 0]}
+    obs, success, touching, bits = jax.tree.map(
+        np.asarray, jax.jit(lambda: run(dist, mixed_tasks, actions))())
+    want = jax.tree.map(np.asarray, jax.jit(lambda: run(
+        alone, jax.tree.map(lambda x: x[None], task), actions[:, 1:]))())
+    for got, expected in zip((obs[:, 1], success[:, 1], touching[:, 1]), want[:3]):
+        np.testing.assert_array_equal(got, expected[:, 0])
+    n = want[3].shape[-1]
+    np.testing.assert_array_equal(bits[:, 1, :n], want[3][:, 0])
+    assert touching.shape[-1] == 1 and not touching[:, 0].any()  # Reach reads no contact.
+    assert touching[:, 1].any() and success[:, 1].any()

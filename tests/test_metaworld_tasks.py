@@ -130,6 +130,10 @@ PARITY.update({"ml1_coffee_button": (3e-6, 4e-6, 15, 1.0),
                "ml1_dial_turn": (3e-6, 7.5e-5, 150, 5.0),
                "ml1_faucet_open": (3e-6, 8e-6, 200, 5.0),
                "ml1_faucet_close": (3e-6, 8e-6, 200, 5.0)})
+# stick-push-v3's success reads the pads' contacts with the stick (Frame.touching).
+NAMES.update({"ml1_stick_push": "stick-push-v3", "ml1_stick_pull": "stick-pull-v3"})
+PARITY.update({"ml1_stick_push": (3e-6, 6e-6, 130, 0.2),
+               "ml1_stick_pull": (3e-6, 1e-5, 40, 5.0)})
 _STEPS, _SCRIPTED = 200, 150
 _WARP_STEPS = 120
 _WARP_BOUNDS = {"ml1_door_open": {"qpos": 4e-5, "obs": 2e-5, "reward": 6e-5},
@@ -285,3 +289,12 @@ def test_a_rendered_trial_draws_the_door_where_the_task_placed_it(c_engine, tmp_
         pictures.append(np.asarray(Image.open(path).convert("RGB"), np.float32))
     np.testing.assert_array_equal(model.body_pos, default)
     assert np.abs(pictures[0][45:] - pictures[1][45:]).mean() > 1.0
+
+
+def test_stick_push_reads_pad_contacts_on_the_c_engine_only():
+    """``Scene.touching`` (stick-push-v3's success) is computed by the C engine; Warp refuses
+    a scene that asks for it, and the registry offers the C engine only."""
+    assert envs.backends("ml1_stick_push") == ("mujoco_c",)
+    assert envs.backends("ml1_stick_pull") == ("mujoco_c", "mjx_warp")
+    with pytest.raises(ValueError, match="C engine only"):
+        envs.make("ml1_stick_push", backend="mjx_warp")

@@ -69,6 +69,7 @@ from trmrl_jax.envs.metaworld.plate import (
 )
 from trmrl_jax.envs.metaworld.push_back import ML1PushBack
 from trmrl_jax.envs.metaworld.soccer import ML1Soccer
+from trmrl_jax.envs.metaworld.stick import ML1StickPull, ML1StickPush
 from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
 from trmrl_jax.envs.metaworld.window_close import ML1WindowClose
 from trmrl_jax.envs.point_nav import PointNav
@@ -166,6 +167,8 @@ register("ml1_handle_pull", ML1HandlePull)
 register("ml1_dial_turn", ML1DialTurn)
 register("ml1_faucet_open", ML1FaucetOpen)
 register("ml1_faucet_close", ML1FaucetClose)
+register("ml1_stick_push", ML1StickPush)
+register("ml1_stick_pull", ML1StickPull)
 for _name, _benchmark in ported().items():  # ml10, ml45 once their environments are ported.
     register(_name, _benchmark)
 

@@ -45,6 +45,7 @@ from trmrl_jax.envs.metaworld.push_back import ML1PushBack
 from trmrl_jax.envs.metaworld.reach import ML1Reach
 from trmrl_jax.envs.metaworld.shelf_place import ML1ShelfPlace
 from trmrl_jax.envs.metaworld.soccer import ML1Soccer
+from trmrl_jax.envs.metaworld.stick import ML1StickPull, ML1StickPush
 from trmrl_jax.envs.metaworld.sweep import ML1Sweep
 from trmrl_jax.envs.metaworld.sweep_into import ML1SweepInto
 from trmrl_jax.envs.metaworld.wall import ML1PickPlaceWall, ML1PushWall, ML1ReachWall
@@ -102,6 +103,8 @@ PORTED: dict[str, type[MetaWorldTask]] = {
     "dial-turn-v3": ML1DialTurn,
     "faucet-open-v3": ML1FaucetOpen,
     "faucet-close-v3": ML1FaucetClose,
+    "stick-push-v3": ML1StickPush,
+    "stick-pull-v3": ML1StickPull,
 }
 
 # Registry name -> (train environments, held-out environments), Meta-World's lists and order.

@@ -10,9 +10,9 @@ model of its scene (``scene[i]``), each scene's per-thread model copies and ``Mj
 Padding: a world's state is its scene's ``mj_stateSize`` float64s, padded with zeros to the
 largest scene's (``nstate``; ``nstates`` the true sizes), carried as raw bits as ``Native``
 carries them. The frame the callback returns is one common layout, each field padded to the
-largest scene's (qpos, qvel, bodies, sites, geoms), and the state's ``frame`` a ``Frame`` of
-those padded fields; ``frame(padded, s)`` cuts scene s's own ``Frame`` out of it, the same
-float32 values ``Native`` gives.
+largest scene's (qpos, qvel, bodies, sites, geoms, touching), and the state's ``frame`` a
+``Frame`` of those padded fields; ``frame(padded, s)`` cuts scene s's own ``Frame`` out of it,
+the same float32 values ``Native`` gives.
 """
 
 from __future__ import annotations
@@ -55,12 +55,13 @@ class NativeMixture:
         """The state's padded ``Frame`` -> scene ``s``'s own (static ``s``): each field's leading
         rows."""
         native = self.natives[s]
-        m, bodies, sites, geoms = (native.mujoco_model, len(native.body_ids),
-                                   len(native.site_ids), len(native.geom_ids))
+        m, bodies, sites, geoms, touch = (native.mujoco_model, len(native.body_ids),
+                                          len(native.site_ids), len(native.geom_ids),
+                                          len(native.touch_ids))
         return Frame(qpos=padded.qpos[:m.nq], qvel=padded.qvel[:m.nv],
                      mocap_pos=padded.mocap_pos, xpos=padded.xpos[:bodies],
                      site_xpos=padded.site_xpos[:sites], geom_xpos=padded.geom_xpos[:geoms],
-                     geom_xmat=padded.geom_xmat[:geoms])
+                     geom_xmat=padded.geom_xmat[:geoms], touching=padded.touching[:touch])
 
     def _flat(self, scene: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
         """Flattens the leading axes of ``scene`` [...] and of ``arrays`` [..., *]."""

@@ -22,7 +22,10 @@ says (its ``init_tcp`` the settled one): what a placement changes there (about 1
 drawer's slide) lies far below Warp's own float32 departures from the C engine. Nor does it
 keep a reset's stale kinematics (``Scene.reset_forward`` False): its first frame is the settled
 state's own, which differs by the hand's last physics step (about 1e-4 in drawer-open-v3's hand
-position), nor run a reset's ``Scene.reset_steps``.
+position), nor run a reset's ``Scene.reset_steps``. Nor does it report pad contacts
+(``Scene.touching``): Warp's contacts lie in one buffer shared by the batch's worlds, and their
+forces in per-world constraint rows; a scene that asks for them is refused (stick-push-v3 runs
+on the C engine only).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class Warp(Sawyer):
     steps (all vmaps together), which sizes the shared contact buffer (``naconmax``)."""
 
     def __init__(self, scene: Scene, worlds: int, njmax: int = NJMAX):
+        if scene.touching:
+            raise ValueError(f"{scene.xml}: pad contacts (Scene.touching) are read on the C "
+                             "engine only; use backend='mujoco_c'")
         super().__init__(scene)
         m, s = self.mujoco_model, self.settled
         self.model = mjx.put_model(m, impl="warp")
@@ -86,7 +92,8 @@ class Warp(Sawyer):
     def _frame(self, d: mjx.Data) -> Frame:
         return Frame(qpos=d.qpos, qvel=d.qvel, mocap_pos=d.mocap_pos[0],
                      xpos=d.xpos[self.body_ids], site_xpos=d.site_xpos[self.site_ids],
-                     geom_xpos=d.geom_xpos[self.geom_ids], geom_xmat=d.geom_xmat[self.geom_ids])
+                     geom_xpos=d.geom_xpos[self.geom_ids], geom_xmat=d.geom_xmat[self.geom_ids],
+                     touching=jnp.zeros(0))
 
     def _placed(self, model: mjx.Model, bodies: jax.Array) -> mjx.Model:
         """``model`` with the placed bodies at ``bodies``: under vmap a batched model field,

@@ -37,6 +37,7 @@ from trmrl_jax.physics.sawyer.scene import (
     Scene,
     apply_action,
     settle,
+    touching,
 )
 
 _SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
@@ -44,12 +45,13 @@ _SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
 def unflatten(flat: jax.Array, sizes: Sequence[int]) -> Frame:
     """A flat frame [sum(sizes)] -> its ``Frame``; ``sizes``: the numbers of qpos, qvel,
-    mocap_pos, xpos, site_xpos, geom_xpos and geom_xmat entries (``Native.frame_sizes``)."""
+    mocap_pos, xpos, site_xpos, geom_xpos, geom_xmat and touching entries
+    (``Native.frame_sizes``)."""
     chex.assert_shape(flat, (sum(sizes),))
-    qpos, qvel, mocap, xpos, site, gpos, gmat = jnp.split(flat, np.cumsum(sizes)[:-1])
+    qpos, qvel, mocap, xpos, site, gpos, gmat, touch = jnp.split(flat, np.cumsum(sizes)[:-1])
     return Frame(qpos=qpos, qvel=qvel, mocap_pos=mocap, xpos=xpos.reshape(-1, 3),
                  site_xpos=site.reshape(-1, 3), geom_xpos=gpos.reshape(-1, 3),
-                 geom_xmat=gmat.reshape(-1, 3, 3))
+                 geom_xmat=gmat.reshape(-1, 3, 3), touching=touch)
 
 
 class Workers:
@@ -99,7 +101,8 @@ class Native(Sawyer):
         self._settled_state = np.empty(self.nstate)
         mujoco.mj_getState(m, self.settled, self._settled_state, _SPEC)
         self.frame_sizes = (m.nq, m.nv, 3, 3 * len(self.body_ids), 3 * len(self.site_ids),
-                            3 * len(self.geom_ids), 9 * len(self.geom_ids))
+                            3 * len(self.geom_ids), 9 * len(self.geom_ids),
+                            len(self.touch_ids))
         self._shapes = (jax.ShapeDtypeStruct((2 * self.nstate,), jnp.uint32),
                         jax.ShapeDtypeStruct((sum(self.frame_sizes),), jnp.float32))
 
@@ -108,7 +111,8 @@ class Native(Sawyer):
         return np.concatenate([d.qpos, d.qvel, d.mocap_pos[0], d.xpos[self.body_ids].ravel(),
                                d.site_xpos[self.site_ids].ravel(),
                                d.geom_xpos[self.geom_ids].ravel(),
-                               d.geom_xmat[self.geom_ids].ravel()])
+                               d.geom_xmat[self.geom_ids].ravel(),
+                               touching(d, self.pad_ids, self.touch_ids)])
 
     def frame(self, flat: jax.Array) -> Frame:
         """[frame size] -> the ``Frame`` it flattens."""

@@ -86,7 +86,9 @@ class Scene:
     the last step began from, and of box-close-v3, whose lid is placed after them);
     placed_offsets: per placed_qpos entry (none: zeros), added in float64 to the task's
     placement, as body_offsets to its bodies (peg-unplug-side-v3's plug at its box + (0.044, 0,
-    0.131), coffee-button-v3's mug 0.22 before the float32 machine).
+    0.131), coffee-button-v3's mug 0.22 before the float32 machine); touching: geoms whose
+    contact with both finger pads a step reports (``Frame.touching``: Meta-World's
+    ``touching_object``, which stick-push-v3's success reads; C engine only).
     """
 
     xml: str
@@ -106,6 +108,10 @@ class Scene:
     reset_forward: bool = True
     reset_steps: int = 0
     placed_offsets: tuple[float, ...] = ()
+    touching: tuple[str, ...] = ()
+
+
+PADS = ("leftpad_geom", "rightpad_geom")  # The finger pads' geoms (``touching_object``).
 
 
 def load(scene: Scene) -> mujoco.MjModel:
@@ -145,6 +151,24 @@ def settle(scene: Scene, m: mujoco.MjModel, d: mujoco.MjData | None = None) -> m
     return d
 
 
+def touching(d: mujoco.MjData, pads: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """[len(objects)] float32: 1 where both ``pads`` (geom ids: left, right) touch geom
+    ``objects[k]``, as ``SawyerXYZEnv.touching_object`` computes it from ``d``'s contacts:
+    per pad, the sum over its contacts with the object of ``efc_force[efc_address]`` (the
+    normal force under the scenes' elliptic cones) positive for both."""
+    out = np.zeros(len(objects), np.float32)
+    if not len(objects) or not d.ncon:
+        return out
+    geom1, geom2, address = d.contact.geom1, d.contact.geom2, d.contact.efc_address
+    force = d.efc_force
+    for k, obj in enumerate(objects):
+        with_obj = (geom1 == obj) | (geom2 == obj)
+        sums = [sum(force[a] for a in address[with_obj & ((geom1 == pad) | (geom2 == pad))])
+                for pad in pads]
+        out[k] = float(0 < sums[0] and 0 < sums[1])
+    return out
+
+
 def _ids(m: mujoco.MjModel, kind: mujoco.mjtObj, names: tuple[str, ...]) -> np.ndarray:
     return np.array([mujoco.mj_name2id(m, kind, name) for name in names], np.int64)
 
@@ -160,6 +184,7 @@ class Frame:
     site_xpos: jax.Array  # [len(scene.sites), 3]
     geom_xpos: jax.Array  # [len(scene.geoms), 3]
     geom_xmat: jax.Array  # [len(scene.geoms), 3, 3]
+    touching: jax.Array  # [len(scene.touching)] 1 where both pads touch the geom (else 0).
 
 
 @struct.dataclass
@@ -208,7 +233,10 @@ class Sawyer(abc.ABC):
         self.site_ids = _ids(m, mujoco.mjtObj.mjOBJ_SITE, scene.sites)
         self.geom_ids = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, scene.geoms)
         self.placed_body_ids = _ids(m, mujoco.mjtObj.mjOBJ_BODY, scene.placed_bodies)
-        ids = (self.body_ids, self.site_ids, self.geom_ids, self.placed_body_ids)
+        self.touch_ids = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, scene.touching)
+        self.pad_ids = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, PADS if scene.touching else ())
+        ids = (self.body_ids, self.site_ids, self.geom_ids, self.placed_body_ids, self.touch_ids,
+               self.pad_ids)
         if np.concatenate(ids).min() < 0:
             raise ValueError(f"{scene.xml} lacks a body, site or geom of {scene}")
         # [3] float32: the settled hand's fingertips' centre (the init_tcp of every episode that
