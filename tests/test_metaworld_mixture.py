@@ -24,6 +24,8 @@ from trmrl_jax import envs
 from trmrl_jax.envs import metaworld
 from trmrl_jax.envs.metaworld import ML1DoorOpen, ML1DrawerClose, ML1Push, ML1Reach, mixture
 from trmrl_jax.envs.metaworld.stick import ML1StickPush
+from trmrl_jax.physics.sawyer.mixture import NativeMixture
+from trmrl_jax.physics.sawyer.mujoco_c import Native
 
 NAMES = ("ml1_reach", "ml1_push", "ml1_door_open", "ml1_drawer_close")  # The mixture's order.
 _STEPS = 25  # Per episode; two episodes.
@@ -186,3 +188,21 @@ def test_a_mixed_world_reports_the_pads_touching_the_stick_as_alone():
     np.testing.assert_array_equal(bits[:, 1, :n], want[3][:, 0])
     assert touching.shape[-1] == 1 and not touching[:, 0].any()  # Reach reads no contact.
     assert touching[:, 1].any() and success[:, 1].any()
+
+
+def test_a_mixed_batch_makes_a_slot_per_scene_and_chunk_not_per_thread():
+    """The threads take the worlds in scene order, so stepping K scenes interleaved in a batch
+    in T threads makes at most K + T - 1 slots (an ``MjData``, and a model copy where the scene
+    places bodies), not K x T; a scene that places no bodies shares its model."""
+    threads = 4
+    natives = [Native(c.scene, threads=threads) for c in (ML1Reach, ML1Push, ML1DoorOpen)]
+    physics = NativeMixture(natives)
+    scene = jnp.asarray(np.tile(np.arange(len(natives)), 8), jnp.int32)  # Interleaved.
+    placed = jnp.zeros((len(scene), physics.placed_size))
+    bodies = jnp.zeros((len(scene), physics.bodies_size, 3))
+    state = jax.jit(jax.vmap(physics.start))(scene, placed, bodies)
+    jax.jit(jax.vmap(physics.step))(scene, state, jnp.zeros((len(scene), 4)))
+    slots = [n.slots for n in natives]
+    assert len(sum(slots, [])) <= len(natives) + threads - 1, [len(s) for s in slots]
+    assert all(m is natives[0].mujoco_model for m, _ in slots[0])  # Reach places no bodies.
+    assert all(m is not natives[2].mujoco_model for m, _ in slots[2])  # The door is placed.

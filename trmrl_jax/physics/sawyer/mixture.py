@@ -4,8 +4,9 @@ own scene.
 Why: a batch of tasks of ML10/ML45 mixes environments. Under ``jax.vmap`` a per-world
 ``lax.switch`` over K scenes runs every branch for every world, so K callbacks each stepping the
 whole batch: K times the physics. Here one callback steps the whole batch, world i with the
-model of its scene (``scene[i]``), each scene's per-thread model copies and ``MjData``s as
-``Native`` keeps them (``Native.start_world``/``step_world``), placed bodies written as there.
+model of its scene (``scene[i]``), through that scene's ``Native.start_world``/``step_world``.
+The threads take the worlds in scene order, so that each scene is stepped by few threads at
+once and holds few model copies (``Native``'s slots), however many threads there are.
 
 Padding: a world's state is its scene's ``mj_stateSize`` float64s, padded with zeros to the
 largest scene's (``nstate``; ``nstates`` the true sizes), carried as raw bits as ``Native``
@@ -80,16 +81,17 @@ class NativeMixture:
         frames = np.zeros((len(scene), sum(self.frame_sizes)), np.float32)
         tcps = np.empty((len(scene), 3), np.float32)
 
-        def world(t: int, i: int) -> None:
+        def world(i: int) -> None:
             s = scene[i]
             native = self.natives[s]
             frame = np.empty(len(self._index[s]), np.float32)
-            tcps[i] = native.start_world(t, placed[i, :len(native.scene.placed_qpos)],
+            tcps[i] = native.start_world(placed[i, :len(native.scene.placed_qpos)],
                                          bodies[i, :len(native.placed_body_ids)],
                                          states[i, :self.nstates[s]], frame)
             frames[i, self._index[s]] = frame
 
-        self.workers.run(world, len(scene), [n.lock for n in self.natives])
+        self.workers.run(world, len(scene), [n.lock for n in self.natives],
+                         np.argsort(scene, kind="stable"))
         return (states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
                 tcps.reshape(lead + (3,)))
 
@@ -105,16 +107,17 @@ class NativeMixture:
         frames = np.zeros((len(scene), sum(self.frame_sizes)), np.float32)
         faults = np.zeros(len(scene), np.int32)
 
-        def world(t: int, i: int) -> None:
+        def world(i: int) -> None:
             s = scene[i]
             native = self.natives[s]
             n, frame = self.nstates[s], np.empty(len(self._index[s]), np.float32)
-            faults[i] = native.step_world(t, states[i, :n],
+            faults[i] = native.step_world(states[i, :n],
                                           bodies[i, :len(native.placed_body_ids)], actions[i],
                                           new[i, :n], frame)
             frames[i, self._index[s]] = frame
 
-        self.workers.run(world, len(scene), [n.lock for n in self.natives])
+        self.workers.run(world, len(scene), [n.lock for n in self.natives],
+                         np.argsort(scene, kind="stable"))
         return (new.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
                 faults.reshape(lead))
 

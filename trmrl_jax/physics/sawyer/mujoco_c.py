@@ -4,8 +4,11 @@ Why: on a CPU, MJX-Warp pays ~13 ms of kernel launches per physics step whatever
 one C ``mj_step`` of a Sawyer scene takes ~20 us, so the C engine over a batch of worlds is far
 faster there (BUILD.md, "Meta-World"). ``jax.pure_callback`` hands the whole batch of worlds to
 the host (``vmap_method="broadcast_all"``: one call per batch, leading axes flattened), which
-steps them in ``threads`` threads, one ``MjData`` and one copy of the model each (a task's
-placed bodies are written into the thread's model before each of its worlds is stepped).
+steps them in ``threads`` threads. A world is stepped with a *slot*: an ``MjData`` and, for a
+scene that places bodies, a copy of the model (the task's placed bodies are written into it
+before the world is stepped). Slots are pooled and made when every one is in use, so a scene
+holds as many as threads step it at once, not one per thread: a mixture of 50 scenes whose
+worlds are stepped in scene order needs about one each (a model copy is ~19 MB, meshes).
 
 The state stays the C engine's float64 state exactly: ``mj_getState`` with
 ``mjSTATE_INTEGRATION`` (time, qpos, qvel, controls, mocap, solver warm start, ...), carried
@@ -20,7 +23,7 @@ import contextlib
 import copy
 import os
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import chex
 import jax
@@ -55,23 +58,23 @@ def unflatten(flat: jax.Array, sizes: Sequence[int]) -> Frame:
 
 
 class Workers:
-    """``threads`` host threads that step a batch of worlds in contiguous chunks, thread t with
-    its own ``MjData``s and model copies (MuJoCo releases the GIL while it computes)."""
+    """``threads`` host threads that step a batch of worlds in contiguous chunks (MuJoCo releases
+    the GIL while it computes)."""
 
     def __init__(self, threads: int):
         self.threads = threads
         self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
 
-    def run(self, world: Callable[[int, int], None], count: int,
-            locks: Sequence[threading.Lock]) -> None:
-        """Calls ``world(t, i)`` for every world i < ``count``, t the thread stepping it,
-        holding ``locks`` (in their order): devices of one process may call back at once, and
-        the models and ``MjData``s are shared."""
-        chunks = np.array_split(np.arange(count), self.threads)
+    def run(self, world: Callable[[int], None], count: int, locks: Sequence[threading.Lock],
+            order: np.ndarray | None = None) -> None:
+        """Calls ``world(i)`` for every world i < ``count``, in chunks of ``order`` (a
+        permutation of the worlds; default: their order), holding ``locks`` (in their order):
+        devices of one process may call back at once."""
+        chunks = np.array_split(np.arange(count) if order is None else order, self.threads)
 
         def chunk(t: int) -> None:
             for i in chunks[t]:
-                world(t, i)
+                world(i)
 
         with contextlib.ExitStack() as stack:
             for lock in locks:
@@ -94,8 +97,7 @@ class Native(Sawyer):
         super().__init__(scene)
         m = self.mujoco_model
         self.workers = Workers(threads or os.cpu_count() or 1)
-        self.models = [copy.copy(m) for _ in range(self.workers.threads)]
-        self.datas = [mujoco.MjData(m) for _ in range(self.workers.threads)]
+        self.slots: list[tuple[mujoco.MjModel, mujoco.MjData]] = []  # The free ones.
         self.lock = threading.Lock()
         self.nstate = mujoco.mj_stateSize(m, _SPEC)
         self._settled_state = np.empty(self.nstate)
@@ -105,6 +107,20 @@ class Native(Sawyer):
                             len(self.touch_ids))
         self._shapes = (jax.ShapeDtypeStruct((2 * self.nstate,), jnp.uint32),
                         jax.ShapeDtypeStruct((sum(self.frame_sizes),), jnp.float32))
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[tuple[mujoco.MjModel, mujoco.MjData]]:
+        """A model and an ``MjData`` that no other thread uses meanwhile: a free slot, or a new
+        one. The model is shared where the scene places no bodies (stepping only reads it)."""
+        try:
+            slot = self.slots.pop()  # Atomic: threads may take slots at once.
+        except IndexError:
+            m = copy.copy(self.mujoco_model) if len(self.placed_body_ids) else self.mujoco_model
+            slot = (m, mujoco.MjData(m))
+        try:
+            yield slot
+        finally:
+            self.slots.append(slot)
 
     def _read(self, d: mujoco.MjData) -> np.ndarray:
         """[frame size] what ``frame`` unflattens."""
@@ -118,47 +134,48 @@ class Native(Sawyer):
         """[frame size] -> the ``Frame`` it flattens."""
         return unflatten(flat, self.frame_sizes)
 
-    def start_world(self, t: int, placed: np.ndarray, bodies: np.ndarray, state: np.ndarray,
+    def start_world(self, placed: np.ndarray, bodies: np.ndarray, state: np.ndarray,
                     frame: np.ndarray) -> np.ndarray:
-        """One world's ``start`` in thread ``t``: placed [k] float64 (the scene's
+        """One world's ``start`` (in any thread): placed [k] float64 (the scene's
         ``placed_offsets`` added here), bodies [len(placed_bodies), 3] where the task puts them
         (``Sawyer.body_pos`` adds the scene's offsets); writes state [nstate] and frame [frame
         size]. Returns its init_tcp [3] (float64): the fingertips' centre in the frame the
         hand's reset left (this episode's, where it settles per episode)."""
-        m, d, scene = self.models[t], self.datas[t], self.scene
-        m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
-        if scene.settle_placed or not scene.reset_forward:
-            settle(scene, m, d)
-            init_tcp = d.site_xpos[self.site_ids[:2]].mean(0)
-        else:
-            mujoco.mj_setState(m, d, self._settled_state, _SPEC)
-            init_tcp = self.settled.site_xpos[self.site_ids[:2]].mean(0)
-        if scene.reset_steps:
-            mujoco.mj_step(m, d, scene.reset_steps)
-        d.qpos[list(scene.placed_qpos)] = self.placements(placed)
-        d.qvel[list(scene.zeroed_qvel)] = 0.0
-        if scene.reset_forward:
-            mujoco.mj_forward(m, d)
-        mujoco.mj_getState(m, d, state, _SPEC)
-        frame[:] = self._read(d)
-        return init_tcp
+        scene = self.scene
+        with self._slot() as (m, d):
+            m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
+            if scene.settle_placed or not scene.reset_forward:
+                settle(scene, m, d)
+                init_tcp = d.site_xpos[self.site_ids[:2]].mean(0)
+            else:
+                mujoco.mj_setState(m, d, self._settled_state, _SPEC)
+                init_tcp = self.settled.site_xpos[self.site_ids[:2]].mean(0)
+            if scene.reset_steps:
+                mujoco.mj_step(m, d, scene.reset_steps)
+            d.qpos[list(scene.placed_qpos)] = self.placements(placed)
+            d.qvel[list(scene.zeroed_qvel)] = 0.0
+            if scene.reset_forward:
+                mujoco.mj_forward(m, d)
+            mujoco.mj_getState(m, d, state, _SPEC)
+            frame[:] = self._read(d)
+            return init_tcp
 
-    def step_world(self, t: int, state: np.ndarray, bodies: np.ndarray, action: np.ndarray,
+    def step_world(self, state: np.ndarray, bodies: np.ndarray, action: np.ndarray,
                    new: np.ndarray, frame: np.ndarray) -> bool:
-        """One world's ``step`` in thread ``t`` from state [nstate] (float64) with its bodies
+        """One world's ``step`` (in any thread) from state [nstate] (float64) with its bodies
         [len(placed_bodies), 3] under action [4] (float32, as Meta-World's); writes new
         [nstate] and frame [frame size]. Returns whether MuJoCo warned of one of ``FAULTS``."""
-        m, d = self.models[t], self.datas[t]
-        m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
-        mujoco.mj_setState(m, d, state, _SPEC)
-        for w in FAULTS:
-            d.warning[w].number = 0
-        apply_action(self.scene, d, action)
-        mujoco.mj_step(m, d, FRAME_SKIP)
-        mujoco.mj_forward(m, d)
-        mujoco.mj_getState(m, d, new, _SPEC)
-        frame[:] = self._read(d)
-        return any(d.warning[w].number > 0 for w in FAULTS)
+        with self._slot() as (m, d):
+            m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
+            mujoco.mj_setState(m, d, state, _SPEC)
+            for w in FAULTS:
+                d.warning[w].number = 0
+            apply_action(self.scene, d, action)
+            mujoco.mj_step(m, d, FRAME_SKIP)
+            mujoco.mj_forward(m, d)
+            mujoco.mj_getState(m, d, new, _SPEC)
+            frame[:] = self._read(d)
+            return any(d.warning[w].number > 0 for w in FAULTS)
 
     def _host_start(self, placed: np.ndarray, bodies: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,8 +189,8 @@ class Native(Sawyer):
         frames = np.empty((len(placed), sum(self.frame_sizes)), np.float32)
         tcps = np.empty((len(placed), 3), np.float32)
 
-        def world(t: int, i: int) -> None:
-            tcps[i] = self.start_world(t, placed[i], bodies[i], states[i], frames[i])
+        def world(i: int) -> None:
+            tcps[i] = self.start_world(placed[i], bodies[i], states[i], frames[i])
 
         self.workers.run(world, len(placed), [self.lock])
         return (states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
@@ -192,8 +209,8 @@ class Native(Sawyer):
         frames = np.empty((len(states), sum(self.frame_sizes)), np.float32)
         faults = np.zeros(len(states), np.int32)
 
-        def world(t: int, i: int) -> None:
-            faults[i] = self.step_world(t, states[i], bodies[i], actions[i], new[i], frames[i])
+        def world(i: int) -> None:
+            faults[i] = self.step_world(states[i], bodies[i], actions[i], new[i], frames[i])
 
         self.workers.run(world, len(states), [self.lock])
         return (new.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
