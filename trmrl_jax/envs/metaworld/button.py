@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
 from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
@@ -26,7 +25,7 @@ _TOP = (0.0, 0.0, 0.193)  # The observed point, from the button's frame (_get_po
 _SUCCESS_DEPTH = 0.024
 
 
-class ButtonTask(MetaWorldTask):
+class ButtonTask(PlacedBodyTask):
     """A button in a box (body ``box``) placed at rand_vec, pressed along ``axis`` (1: y, 2: z)
     towards the box's site ``hole`` (the goal). Observed object: body ``button`` + ``tip`` and
     the button's (w, x, y, z) ``xquat``, as there. ``depth_at_reset``: |hole - buttonStart|
@@ -37,22 +36,11 @@ class ButtonTask(MetaWorldTask):
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        self.hole = self.settled_site("hole", "box")
-        start = self.settled_site("buttonStart", "box")
-        self.depth_at_reset = float(abs(self.hole[self.axis] - start[self.axis]))
-        button = mujoco.mj_name2id(self.mujoco_model, mujoco.mjtObj.mjOBJ_BODY, "button")
+        hole, start = (self.settled_site(site, "box") for site in ("hole", "buttonStart"))
+        self.goal_offset = jnp.asarray(hole, jnp.float32)
+        self.depth_at_reset = float(abs(hole[self.axis] - start[self.axis]))
         # The button slides in the fixed box: its orientation is the box's, whatever the task.
-        self.button_quat = jnp.asarray(self.physics.settled.xquat[button], jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(self.hole, jnp.float32)
+        self.button_quat = self.settled_quat("button")
 
     def marker_sites(self, task: Task) -> dict[str, jax.Array]:
         """The scene has no ``goal`` marker: the goal is the box's ``hole``, drawn with the box."""

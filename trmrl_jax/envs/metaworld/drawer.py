@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
 from trmrl_jax.envs.metaworld.rewards import (
     hamacher_product,
     tolerance_gaussian,
@@ -65,18 +65,11 @@ def drawer_scene(fixed_qpos: tuple[tuple[int, float], ...], reset_forward: bool 
         reset_forward=reset_forward)
 
 
-class DrawerTask(MetaWorldTask):
+class DrawerTask(PlacedBodyTask):
     """A task on ``drawer_scene``: the drawer at [-0.1, 0.1] x 0.9 x 0 (its y and z fixed)."""
 
     rand_low = (-0.1, 0.9, 0.0)
     rand_high = (0.1, 0.9, 0.0)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
 
 
 class ML1DrawerClose(DrawerTask):
@@ -91,9 +84,7 @@ class ML1DrawerClose(DrawerTask):
     """
 
     scene = drawer_scene(fixed_qpos=((_SLIDE, -0.15),))
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+    goal_offset = _GOAL_OFFSET
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_LINK] + jnp.asarray(_HANDLE), jnp.zeros(4)])
@@ -127,14 +118,11 @@ class ML1DrawerOpen(DrawerTask):
     """
 
     scene = drawer_scene(fixed_qpos=(), reset_forward=False)
+    goal_offset = _OPEN_GOAL_OFFSET
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        link = self.physics.body_ids[_LINK]
-        self.link_quat = jnp.asarray(self.physics.settled.xquat[link], jnp.float32)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_OPEN_GOAL_OFFSET)
+        self.link_quat = self.settled_quat("drawer_link")
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_LINK] + jnp.asarray(_OPEN_HANDLE), self.link_quat])

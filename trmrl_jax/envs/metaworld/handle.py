@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, forward_site, tcp
+from trmrl_jax.envs.metaworld.base import HAND_INIT, PlacedBodyTask, forward_site, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
 from trmrl_jax.envs.metaworld.rewards import (
     caging_and_gripping,
@@ -50,7 +50,7 @@ def handle_scene(xml: str, slide: float, site: str, settle_placed: bool) -> sawy
         settle_placed=settle_placed)
 
 
-class HandleTask(MetaWorldTask):
+class HandleTask(PlacedBodyTask):
     """A task on ``handle_scene``: observed object: the handle's site, quaternion zeros, as
     there; ``goal_site``: the box's site at the goal; ``handle_init``: the observed site at
     reset, from the box."""
@@ -59,19 +59,9 @@ class HandleTask(MetaWorldTask):
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        self.target = jnp.asarray(self.settled_site(self.goal_site, "box"), jnp.float32)
+        self.goal_offset = jnp.asarray(self.settled_site(self.goal_site, "box"), jnp.float32)
         self.handle_init = jnp.asarray(forward_site(self, self.scene.sites[_HANDLE], "box"),
                                        jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + self.target
 
     def marker_sites(self, task: Task) -> dict[str, jax.Array]:
         """The scene has no ``goal`` marker: the goal is a site of the box, drawn with it."""

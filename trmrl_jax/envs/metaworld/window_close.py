@@ -46,14 +46,12 @@ class ML1WindowClose(ML1WindowOpen):
         fixed_qpos=((9, _OPEN),))
     rand_low = (0.0, 0.75, 0.2)
     rand_high = (0.0, 0.9, 0.2)
+    goal_offset = (0.0, 0.0, 0.0)  # The goal is where the window stands.
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
         self.handle = jnp.asarray(self.settled_site("handleCloseStart", "window")
                                   + (_OPEN, 0.0, 0.0), jnp.float32)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"]
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
