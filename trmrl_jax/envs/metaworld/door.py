@@ -20,6 +20,7 @@ import numpy as np
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import HAND_INIT, PlacedBodyTask, quat_from_xmat, tcp
 from trmrl_jax.envs.metaworld.rewards import (
+    above_funnel,
     hamacher_product,
     tolerance_gaussian,
     tolerance_long_tail,
@@ -72,12 +73,7 @@ class ML1DoorOpen(DoorTask):
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         hand, door = obs[:3], obs[4:7] - jnp.array([0.05, 0.0, 0.0])
-        radius = jnp.linalg.norm(hand[:2] - door[:2])
-        beyond = radius > _FUNNEL
-        floor = jnp.where(beyond, 0.04 * jnp.log(jnp.where(beyond, radius - _FUNNEL, 1.0)) + 0.4,
-                          0.0)
-        above_floor = jnp.where(hand[2] >= floor, 1.0,
-                                tolerance_long_tail(floor - hand[2], (0.0, 0.01), floor / 2.0))
+        above_floor = above_funnel(hand, door, _FUNNEL)
         in_place = tolerance_long_tail(
             jnp.linalg.norm(hand - door - jnp.array([0.05, 0.03, -0.01])), (0.0, _FUNNEL / 2.0),
             0.5)
