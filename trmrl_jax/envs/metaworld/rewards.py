@@ -110,16 +110,17 @@ def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> ja
 def pads_caging_and_gripping(pads_y: jax.Array, tcp: jax.Array, obj: jax.Array,
                              obj_init: jax.Array, init_tcp: jax.Array, obj_radius: float,
                              grip_success: float, xz_success: float) -> jax.Array:
-    """push-back-v3's own ``_gripper_caging_reward`` (as sweep-v3's): caging hamacher(the pads
-    around the object in y within (obj_radius, 0.05), ``xz_caging``); once it exceeds 0.95,
-    gripping the pads within (obj_radius, ``grip_success``) in y (no gripper effort); their
-    mean. ``pads_y`` [2]: left, right."""
+    """push-back-v3's, sweep-v3's and sweep-into-v3's own ``_gripper_caging_reward``: caging
+    hamacher(the pads around the object in y within (obj_radius, 0.05), ``xz_caging``); once
+    it exceeds 0.95, gripping the pads within (obj_radius, ``grip_success``) in y (no gripper
+    effort); their mean. ``pads_y`` [2]: left, right."""
     caging_y = pads_around_y(pads_y, obj, (obj_radius, 0.05), 0.05)
     gripping_y = pads_around_y(pads_y, obj, (obj_radius, grip_success), 0.05)
     caging = hamacher_product(hamacher_product(caging_y[1], caging_y[0]),
                               xz_caging(tcp, obj, obj_init, init_tcp, xz_success))
     gripping = jnp.where(caging > 0.95, hamacher_product(gripping_y[1], gripping_y[0]), 0.0)
     return (caging + gripping) / 2.0
+
 
 def above_funnel(hand: jax.Array, obj: jax.Array, threshold: float) -> jax.Array:
     """door-open-v3's and box-close-v3's ``_reward_pos`` floor: 1 with the hand (``hand`` [3])
