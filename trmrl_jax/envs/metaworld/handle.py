@@ -24,12 +24,7 @@ import jax.numpy as jnp
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import HAND_INIT, PlacedBodyTask, forward_site, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _SLIDE = 9  # qpos of the handle's slide.
@@ -149,10 +144,9 @@ class HandlePullTask(HandleTask):
         to_target = self.distance(handle, target)
         in_place = tolerance_long_tail(to_target, (0.0, _PULL_RADIUS),
                                        self.distance(start, target))
-        caging_y = pad_caging_y(pads_y(frame), handle, start, obj_radius=self.obj_radius,
-                                pad_success=self.pad_success)
-        grasped = caging_and_gripping(caging_y, centre, handle, start, task["init_tcp"],
-                                      xz_success=0.01, grip=action[3])
+        grasped = gripper_caging(pads_y(frame), centre, handle, start, task["init_tcp"],
+                                 obj_radius=self.obj_radius, pad_success=self.pad_success,
+                                 xz_success=0.01, grip=action[3])
         reward = hamacher_product(grasped, in_place)
         lifted = ((jnp.linalg.norm(handle - centre) < 0.035) & (opened > 0)
                   & (handle[self.lift_axis] - 0.01 > start[2]))

@@ -90,6 +90,16 @@ def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
     return (grasped + caging) / 2.0 if high_density else grasped
 
 
+def gripper_caging(pads_y: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: jax.Array,
+                   init_tcp: jax.Array, obj_radius: float, pad_success: float,
+                   xz_success: float, grip: jax.Array, high_density: bool = True) -> jax.Array:
+    """``_gripper_caging_reward`` whole, with its own y term: ``caging_and_gripping`` of
+    ``pad_caging_y`` (``pads_y`` [2]: left, right)."""
+    caging_y = pad_caging_y(pads_y, obj, obj_init, obj_radius, pad_success)
+    return caging_and_gripping(caging_y, tcp, obj, obj_init, init_tcp, xz_success, grip,
+                               high_density)
+
+
 def lifted_and_placed(grasped: jax.Array, in_place: jax.Array, lifted: jax.Array
                       ) -> jax.Array:
     """basketball-v3's and peg-insert-side-v3's reward before success: hamacher(grasped,
