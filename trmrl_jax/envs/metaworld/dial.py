@@ -15,11 +15,7 @@ import numpy as np
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
-from trmrl_jax.envs.metaworld.rewards import (
-    hamacher_product,
-    tolerance_gaussian,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, within
 from trmrl_jax.physics import sawyer
 
 _HINGE = 9  # qpos of knob_Joint_1.
@@ -73,11 +69,8 @@ class ML1DialTurn(PlacedBodyTask):
         rim, target, push = obs[4:7], self.goal(task), jnp.asarray(_PUSH_OFFSET)
         push_init = task["rand_vec"] + self.rim_at_reset + push
         to_target = jnp.linalg.norm(rim - target)
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.linalg.norm(push_init - target) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(rim + push - tcp(frame)), (0.0, _REACH_RADIUS),
-            jnp.abs(jnp.linalg.norm(push_init - self.init_tcp) - _REACH_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.linalg.norm(push_init - target))
+        reach = within(jnp.linalg.norm(rim + push - tcp(frame)), _REACH_RADIUS,
+                       jnp.linalg.norm(push_init - self.init_tcp), gaussian=True)
         reach = hamacher_product(reach, jnp.clip(action[3], 0.0, 1.0))
         return 10.0 * hamacher_product(reach, in_place), to_target <= _TARGET_RADIUS

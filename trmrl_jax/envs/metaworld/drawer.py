@@ -28,11 +28,7 @@ import numpy as np
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
-from trmrl_jax.envs.metaworld.rewards import (
-    hamacher_product,
-    tolerance_gaussian,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail, within
 from trmrl_jax.physics import sawyer
 
 _SLIDE = 9  # qpos of goal_slidey.
@@ -94,12 +90,9 @@ class ML1DrawerClose(DrawerTask):
         handle, target = obs[4:7], self.goal(task)
         handle_init = task["rand_vec"] + jnp.asarray(_HANDLE_AT_RESET)
         to_target = jnp.linalg.norm(handle - target)
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - target) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _REACH_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - self.init_tcp) - _REACH_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.linalg.norm(handle_init - target))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _REACH_RADIUS,
+                       jnp.linalg.norm(handle_init - self.init_tcp), gaussian=True)
         reach = hamacher_product(reach, jnp.clip(action[3], 0.0, 1.0))
         success = to_target <= _SUCCESS_RADIUS
         return 10.0 * jnp.where(success, 1.0, hamacher_product(reach, in_place)), success

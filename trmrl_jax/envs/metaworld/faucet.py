@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
-from trmrl_jax.envs.metaworld.rewards import tolerance_gaussian, tolerance_long_tail
+from trmrl_jax.envs.metaworld.rewards import within
 from trmrl_jax.physics import sawyer
 
 _HANDLE = 2  # Row of Frame.site_xpos: the observed handle site.
@@ -68,12 +68,9 @@ class FaucetTask(PlacedBodyTask):
         handle = obs[4:7] + jnp.asarray(self.reach_offset)
         target, start = self.goal(task), task["rand_vec"]
         to_target = jnp.linalg.norm(handle - target)
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.linalg.norm(start - target) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _REACH_RADIUS),
-            jnp.abs(jnp.linalg.norm(start - self.init_tcp) - _REACH_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.linalg.norm(start - target))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _REACH_RADIUS,
+                       jnp.linalg.norm(start - self.init_tcp), gaussian=True)
         success = to_target <= _TARGET_RADIUS
         return jnp.where(success, 10.0, 2.0 * (2.0 * reach + 3.0 * in_place)), success
 

@@ -24,7 +24,12 @@ import jax.numpy as jnp
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import HAND_INIT, PlacedBodyTask, forward_site, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import gripper_caging, hamacher_product, tolerance_long_tail
+from trmrl_jax.envs.metaworld.rewards import (
+    gripper_caging,
+    hamacher_product,
+    tolerance_long_tail,
+    within,
+)
 from trmrl_jax.physics import sawyer
 
 _SLIDE = 9  # qpos of the handle's slide.
@@ -85,12 +90,9 @@ class HandlePressTask(HandleTask):
         handle, target = obs[4:7], self.goal(task)
         handle_init = task["rand_vec"] + self.handle_init
         to_target = jnp.abs(handle[2] - target[2])
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _PRESS_RADIUS),
-            jnp.abs(jnp.abs(handle_init[2] - target[2]) - _PRESS_RADIUS))
-        reach = tolerance_long_tail(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _PRESS_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - task["init_tcp"]) - _PRESS_RADIUS))
+        in_place = within(to_target, _PRESS_RADIUS, jnp.abs(handle_init[2] - target[2]))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _PRESS_RADIUS,
+                       jnp.linalg.norm(handle_init - task["init_tcp"]))
         success = to_target <= _PRESS_RADIUS
         return 10.0 * jnp.where(success, 1.0, hamacher_product(reach, in_place)), success
 

@@ -38,6 +38,15 @@ def tolerance_gaussian(x: jax.Array, bounds: tuple[float, float], margin: jax.Ar
     return jnp.where(inside, 1.0, jnp.exp(-0.5 * (d * scale) ** 2))
 
 
+def within(distance: jax.Array, radius: float, at_reset: jax.Array, gaussian: bool = False
+           ) -> jax.Array:
+    """Meta-World's usual reach and in-place term: the tolerance (``tolerance_gaussian`` with
+    ``gaussian``, else ``tolerance_long_tail``) of ``distance`` within ``radius``, margin
+    | ``at_reset`` (the distance at reset) - radius |."""
+    tolerance = tolerance_gaussian if gaussian else tolerance_long_tail
+    return tolerance(distance, (0.0, radius), jnp.abs(at_reset - radius))
+
+
 def hamacher_product(a: jax.Array, b: jax.Array) -> jax.Array:
     """The Hamacher t-norm a b / (a + b - a b) of a, b in [0, 1]; 0 where both are 0."""
     denominator = a + b - a * b
@@ -150,6 +159,5 @@ def reach_density(grasped: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: 
     """``_gripper_caging_reward``'s medium density (assembly-v3): the mean of ``grasped``
     (``caging_and_gripping`` without high density) and the tolerance of |obj - tcp| (each [3])
     within ``reach_radius``, margin | |obj_init - init_tcp| - reach_radius |."""
-    margin = jnp.abs(jnp.linalg.norm(obj_init - init_tcp) - reach_radius)
-    reach = tolerance_long_tail(jnp.linalg.norm(obj - tcp), (0.0, reach_radius), margin)
+    reach = within(jnp.linalg.norm(obj - tcp), reach_radius, jnp.linalg.norm(obj_init - init_tcp))
     return (grasped + reach) / 2.0

@@ -18,7 +18,7 @@ import numpy as np
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
-from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, within
 from trmrl_jax.physics import sawyer
 
 _SLIDE = 9  # qpos of window_slide.
@@ -62,11 +62,7 @@ class ML1WindowOpen(PlacedBodyTask):
         del action
         handle, target = frame.site_xpos[_HANDLE], self.goal(task)
         to_target = jnp.abs(handle[0] - target[0])
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.abs(task["rand_vec"][0] - target[0]) - _TARGET_RADIUS))
-        reach = tolerance_long_tail(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _HANDLE_RADIUS),
-            jnp.abs(jnp.linalg.norm(task["rand_vec"] + self.handle - self.init_tcp)
-                    - _HANDLE_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.abs(task["rand_vec"][0] - target[0]))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _HANDLE_RADIUS,
+                       jnp.linalg.norm(task["rand_vec"] + self.handle - self.init_tcp))
         return 10.0 * hamacher_product(reach, in_place), to_target <= _TARGET_RADIUS

@@ -18,11 +18,7 @@ import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import tcp
-from trmrl_jax.envs.metaworld.rewards import (
-    hamacher_product,
-    tolerance_gaussian,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, within
 from trmrl_jax.envs.metaworld.window import ML1WindowOpen
 from trmrl_jax.physics import sawyer
 
@@ -59,10 +55,7 @@ class ML1WindowClose(ML1WindowOpen):
         handle, target = frame.site_xpos[2], self.goal(task)
         handle_init = task["rand_vec"] + self.handle
         to_target = jnp.abs(handle[0] - target[0])
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.abs(handle_init[0] - target[0]) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _HANDLE_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - self.init_tcp) - _HANDLE_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.abs(handle_init[0] - target[0]))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _HANDLE_RADIUS,
+                       jnp.linalg.norm(handle_init - self.init_tcp), gaussian=True)
         return 10.0 * hamacher_product(reach, in_place), to_target <= _TARGET_RADIUS
