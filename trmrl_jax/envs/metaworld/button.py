@@ -50,16 +50,29 @@ class ButtonTask(PlacedBodyTask):
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_BUTTON] + jnp.asarray(self.tip), self.button_quat])
 
+    def pressing(self, obs: jax.Array, frame: sawyer.Frame, task: Task
+                 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The terms button-press-topdown-v3 and button-press-wall-v3 share, of the button
+        observed in ``obs`` [39]: (|button - tcp|, depth |button - goal| along ``axis``, near
+        the tolerance of |button - tcp| within 0.01, margin |button - init_tcp| (the button's
+        current place, as there), pressed the tolerance of depth within 0.005, margin
+        ``depth_at_reset``)."""
+        button = obs[4:7]
+        to_button = jnp.linalg.norm(button - tcp(frame))
+        depth = jnp.abs(self.goal(task)[self.axis] - button[self.axis])
+        near = tolerance_long_tail(to_button, (0.0, 0.01),
+                                   jnp.linalg.norm(button - self.init_tcp))
+        pressed = tolerance_long_tail(depth, (0.0, 0.005), self.depth_at_reset)
+        return to_button, depth, near, pressed
+
 
 class ML1ButtonPressTopdown(ButtonTask):
     """Tasks: the box at [-0.1, 0.1] x [0.8, 0.9] x 0.115. Observed object: the button's top
     (body ``button`` + (0, 0, 0.193)) and the button's (w, x, y, z) ``xquat``, as there.
 
-    Reward (``compute_reward``, version "v2"): 5 * hamacher(1 - gripper opening, near), near
-    the tolerance of |button - tcp| within 0.01, margin |button - init_tcp| (the button's
-    current place, as there); with the fingertips' centre within 0.03 of the button,
-    + 5 * pressed, the tolerance of |button z - goal z| within 0.005, margin its value at
-    reset (from the sites ``buttonStart`` and ``hole``). Success: |button z - goal z| <= 0.024.
+    Reward (``compute_reward``, version "v2"), of ``pressing``'s terms: 5 * hamacher(1 -
+    gripper opening, near); with the fingertips' centre within 0.03 of the button, + 5 *
+    pressed. Success: |button z - goal z| <= 0.024.
     """
 
     scene = sawyer.Scene(
@@ -80,12 +93,8 @@ class ML1ButtonPressTopdown(ButtonTask):
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
-        button = obs[4:7]
-        to_button = jnp.linalg.norm(button - tcp(frame))
-        depth = jnp.abs(self.goal(task)[2] - button[2])
-        near = tolerance_long_tail(to_button, (0.0, 0.01),
-                                   jnp.linalg.norm(button - self.init_tcp))
-        pressed = tolerance_long_tail(depth, (0.0, 0.005), self.depth_at_reset)
+        del action
+        to_button, depth, near, pressed = self.pressing(obs, frame, task)
         reward = 5.0 * hamacher_product(self.closed(obs), near)
         reward = reward + jnp.where(to_button <= 0.03, 5.0 * pressed, 0.0)
         return reward, depth <= _SUCCESS_DEPTH
