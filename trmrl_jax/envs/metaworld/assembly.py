@@ -21,12 +21,7 @@ import numpy as np
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import MetaWorldTask, apart, free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    pad_caging_y,
-    reach_density,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, reach_density, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _CENTER = 3  # Row of Frame.site_xpos: the nut's centre (site ``RoundNut``).
@@ -78,10 +73,9 @@ class WrenchTask(MetaWorldTask):
         hand, wrench, obj_init = obs[:3], obs[4:7], task["rand_vec"][:3]
         threshed = wrench.at[0].set(jnp.where(jnp.abs(wrench[0] - hand[0]) < _HALF_HANDLE,
                                               hand[0], wrench[0]))
-        caging_y = pad_caging_y(pads_y(frame), threshed, obj_init, obj_radius=0.015,
-                                pad_success=0.02)
-        grasped = caging_and_gripping(caging_y, tcp(frame), threshed, obj_init, self.init_tcp,
-                                      xz_success=0.01, grip=action[3], high_density=high_density)
+        grasped = gripper_caging(pads_y(frame), tcp(frame), threshed, obj_init, self.init_tcp,
+                                 obj_radius=0.015, pad_success=0.02, xz_success=0.01,
+                                 grip=action[3], high_density=high_density)
         flat = jnp.maximum(1.0 - jnp.linalg.norm(obs[7:11] - jnp.asarray(_FLAT)) / 0.4, 0.0)
         return grasped, threshed, flat
 

@@ -147,6 +147,13 @@ class MetaWorldTask(TaskDistribution):
             where -= settled.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body)]
         return where
 
+    def settled_quat(self, body: str) -> jax.Array:
+        """[4] float32: ``body``'s MuJoCo (w, x, y, z) ``xquat`` after the hand's reset: the
+        observed quaternion of a body that no joint turns, the same in every state."""
+        m = self.physics.mujoco_model
+        body_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body)
+        return jnp.asarray(self.physics.settled.xquat[body_id], jnp.float32)
+
     def accept(self, rand_vec: np.ndarray) -> bool:
         """Whether Meta-World's ``reset_model`` keeps ``rand_vec`` (it redraws otherwise)."""
         del rand_vec
@@ -231,6 +238,25 @@ class MetaWorldTask(TaskDistribution):
         sim = self.physics.step(state.pipeline_state, action, self.physics.model)
         return step_state(state, sim, *self.outcome(sim.frame, state.obs, action,
                                                      with_init_tcp(task, sim)))
+
+
+class PlacedBodyTask(MetaWorldTask):
+    """A task whose rand_vec [3] is where the scene's one placed body, a fixture (dial, lever,
+    window, door, drawer, faucet, box), stands, no joint placed; its goal lies ``goal_offset``
+    [3] from it (a class's constant, or a float32 array of the scene's sites, set at
+    construction)."""
+
+    goal_offset: tuple[float, float, float] | jax.Array
+
+    def placed(self, task: Task) -> jax.Array:
+        del task
+        return jnp.zeros(0)
+
+    def bodies(self, task: Task) -> jax.Array:
+        return task["rand_vec"][None]
+
+    def goal(self, task: Task) -> jax.Array:
+        return task["rand_vec"] + jnp.asarray(self.goal_offset)
 
 
 def with_init_tcp(task: Task, sim: sawyer.SawyerState) -> Task:

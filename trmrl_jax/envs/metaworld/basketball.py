@@ -18,12 +18,7 @@ import numpy as np
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import MetaWorldTask, apart, free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    lifted_and_placed,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, lifted_and_placed, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _BALL = 3  # Row of Frame.xpos: bsktball.
@@ -90,10 +85,9 @@ class ML1Basketball(MetaWorldTask):
         to_target = jnp.linalg.norm((obj - aim) * scale)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm((obj_init - aim) * scale))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.025,
-                                pad_success=0.06)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3])
+        grasped = gripper_caging(pads_y(frame), centre, obj, obj_init, self.init_tcp,
+                                 obj_radius=0.025, pad_success=0.06, xz_success=0.005,
+                                 grip=action[3])
         lifted = ((jnp.linalg.norm(obj - centre) < 0.035) & (opened > 0)
                   & (obj[2] - 0.01 > obj_init[2]))
         reward = lifted_and_placed(grasped, in_place, lifted)

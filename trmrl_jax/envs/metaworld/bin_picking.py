@@ -20,12 +20,7 @@ import numpy as np
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _OBJ = 3  # Row of Frame.xpos: the block.
@@ -89,10 +84,9 @@ class ML1BinPicking(PuckTask):
             beyond, 0.02 * jnp.log(jnp.where(beyond, radii - _FUNNEL, 1.0)) + 0.2, 0.0))
         above_floor = jnp.where(hand[2] >= floor, 1.0, tolerance_long_tail(
             jnp.maximum(floor - hand[2], 0.0), (0.0, 0.01), 0.05))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.015,
-                                pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, tcp(frame), obj, obj_init, self.init_tcp,
-                                      xz_success=0.01, grip=action[3] / _GRIPPER_EFFORT)
+        grasped = gripper_caging(pads_y(frame), tcp(frame), obj, obj_init, self.init_tcp,
+                                 obj_radius=0.015, pad_success=0.05, xz_success=0.01,
+                                 grip=action[3] / _GRIPPER_EFFORT)
         reward = hamacher_product(grasped, in_place)
         lifted = ((jnp.linalg.norm(obj - hand) < 0.04) & (obj[2] - 0.02 > obj_init[2])
                   & (obs[3] >= 0.43))

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
 from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
@@ -26,7 +25,7 @@ _TOP = (0.0, 0.0, 0.193)  # The observed point, from the button's frame (_get_po
 _SUCCESS_DEPTH = 0.024
 
 
-class ButtonTask(MetaWorldTask):
+class ButtonTask(PlacedBodyTask):
     """A button in a box (body ``box``) placed at rand_vec, pressed along ``axis`` (1: y, 2: z)
     towards the box's site ``hole`` (the goal). Observed object: body ``button`` + ``tip`` and
     the button's (w, x, y, z) ``xquat``, as there. ``depth_at_reset``: |hole - buttonStart|
@@ -37,22 +36,11 @@ class ButtonTask(MetaWorldTask):
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        self.hole = self.settled_site("hole", "box")
-        start = self.settled_site("buttonStart", "box")
-        self.depth_at_reset = float(abs(self.hole[self.axis] - start[self.axis]))
-        button = mujoco.mj_name2id(self.mujoco_model, mujoco.mjtObj.mjOBJ_BODY, "button")
+        hole, start = (self.settled_site(site, "box") for site in ("hole", "buttonStart"))
+        self.goal_offset = jnp.asarray(hole, jnp.float32)
+        self.depth_at_reset = float(abs(hole[self.axis] - start[self.axis]))
         # The button slides in the fixed box: its orientation is the box's, whatever the task.
-        self.button_quat = jnp.asarray(self.physics.settled.xquat[button], jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(self.hole, jnp.float32)
+        self.button_quat = self.settled_quat("button")
 
     def marker_sites(self, task: Task) -> dict[str, jax.Array]:
         """The scene has no ``goal`` marker: the goal is the box's ``hole``, drawn with the box."""
@@ -62,16 +50,29 @@ class ButtonTask(MetaWorldTask):
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_BUTTON] + jnp.asarray(self.tip), self.button_quat])
 
+    def pressing(self, obs: jax.Array, frame: sawyer.Frame, task: Task
+                 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The terms button-press-topdown-v3 and button-press-wall-v3 share, of the button
+        observed in ``obs`` [39]: (|button - tcp|, depth |button - goal| along ``axis``, near
+        the tolerance of |button - tcp| within 0.01, margin |button - init_tcp| (the button's
+        current place, as there), pressed the tolerance of depth within 0.005, margin
+        ``depth_at_reset``)."""
+        button = obs[4:7]
+        to_button = jnp.linalg.norm(button - tcp(frame))
+        depth = jnp.abs(self.goal(task)[self.axis] - button[self.axis])
+        near = tolerance_long_tail(to_button, (0.0, 0.01),
+                                   jnp.linalg.norm(button - self.init_tcp))
+        pressed = tolerance_long_tail(depth, (0.0, 0.005), self.depth_at_reset)
+        return to_button, depth, near, pressed
+
 
 class ML1ButtonPressTopdown(ButtonTask):
     """Tasks: the box at [-0.1, 0.1] x [0.8, 0.9] x 0.115. Observed object: the button's top
     (body ``button`` + (0, 0, 0.193)) and the button's (w, x, y, z) ``xquat``, as there.
 
-    Reward (``compute_reward``, version "v2"): 5 * hamacher(1 - gripper opening, near), near
-    the tolerance of |button - tcp| within 0.01, margin |button - init_tcp| (the button's
-    current place, as there); with the fingertips' centre within 0.03 of the button,
-    + 5 * pressed, the tolerance of |button z - goal z| within 0.005, margin its value at
-    reset (from the sites ``buttonStart`` and ``hole``). Success: |button z - goal z| <= 0.024.
+    Reward (``compute_reward``, version "v2"), of ``pressing``'s terms: 5 * hamacher(1 -
+    gripper opening, near); with the fingertips' centre within 0.03 of the button, + 5 *
+    pressed. Success: |button z - goal z| <= 0.024.
     """
 
     scene = sawyer.Scene(
@@ -92,12 +93,8 @@ class ML1ButtonPressTopdown(ButtonTask):
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
-        button = obs[4:7]
-        to_button = jnp.linalg.norm(button - tcp(frame))
-        depth = jnp.abs(self.goal(task)[2] - button[2])
-        near = tolerance_long_tail(to_button, (0.0, 0.01),
-                                   jnp.linalg.norm(button - self.init_tcp))
-        pressed = tolerance_long_tail(depth, (0.0, 0.005), self.depth_at_reset)
+        del action
+        to_button, depth, near, pressed = self.pressing(obs, frame, task)
         reward = 5.0 * hamacher_product(self.closed(obs), near)
         reward = reward + jnp.where(to_button <= 0.03, 5.0 * pressed, 0.0)
         return reward, depth <= _SUCCESS_DEPTH

@@ -53,9 +53,16 @@ def front_button_scene(xml: str) -> sawyer.Scene:
         zeroed_qvel=(_SLIDE,), fixed_qpos=((_SLIDE, 0.0),), placed_bodies=("box",))
 
 
-class ML1ButtonPress(ButtonTask):
-    """Tasks: the box at [-0.1, 0.1] x [0.85, 0.9] x 0.115. Observed object: the button's front
-    (body ``button`` + (0, -0.193, 0)).
+class FrontButtonTask(ButtonTask):
+    """A button pressed in along y from the box's front (``front_button_scene``); observed:
+    the button's front (body ``button`` + (0, -0.193, 0))."""
+
+    axis = 1
+    tip = _FRONT
+
+
+class ML1ButtonPress(FrontButtonTask):
+    """Tasks: the box at [-0.1, 0.1] x [0.85, 0.9] x 0.115.
 
     Reward (``compute_reward``, version "v2"): ``button_press_reward``, its margin
     ``depth_at_reset``. Success: |button y - goal y| <= 0.02.
@@ -64,8 +71,6 @@ class ML1ButtonPress(ButtonTask):
     scene = front_button_scene("sawyer_button_press.xml")
     rand_low = (-0.1, 0.85, 0.115)
     rand_high = (0.1, 0.9, 0.115)
-    axis = 1
-    tip = _FRONT
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
@@ -75,32 +80,22 @@ class ML1ButtonPress(ButtonTask):
         return reward, depth <= 0.02
 
 
-class ML1ButtonPressWall(ButtonTask):
+class ML1ButtonPressWall(FrontButtonTask):
     """Tasks: the box at [-0.05, 0.05] x [0.85, 0.9] x [0.1149, 0.1151], a wall before it.
-    Observed object: the button's front, as ``ML1ButtonPress``'s.
 
-    Reward (``compute_reward``, version "v2"): near the tolerance of |button - tcp| within
-    0.01, margin |button - init_tcp|; farther than 0.07 from the button 2 * hamacher((1 -
-    gripper opening) / 2, near), else 2 + 2 * (1 + gripper opening) + 4 * pressed^2, pressed
-    the tolerance of |button y - goal y| within 0.005, margin ``depth_at_reset``. Success:
-    |button y - goal y| <= 0.03.
+    Reward (``compute_reward``, version "v2"), of ``pressing``'s terms: farther than 0.07 from
+    the button 2 * hamacher((1 - gripper opening) / 2, near), else 2 + 2 * (1 + gripper
+    opening) + 4 * pressed^2. Success: |button y - goal y| <= 0.03.
     """
 
     scene = front_button_scene("sawyer_button_press_wall.xml")
     rand_low = (-0.05, 0.85, 0.1149)
     rand_high = (0.05, 0.9, 0.1151)
-    axis = 1
-    tip = _FRONT
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         del action
-        button = obs[4:7]
-        to_button = jnp.linalg.norm(button - tcp(frame))
-        depth = jnp.abs(self.goal(task)[1] - button[1])
-        near = tolerance_long_tail(to_button, (0.0, 0.01),
-                                   jnp.linalg.norm(button - self.init_tcp))
-        pressed = tolerance_long_tail(depth, (0.0, 0.005), self.depth_at_reset)
+        to_button, depth, near, pressed = self.pressing(obs, frame, task)
         reward = jnp.where(to_button > 0.07, 2.0 * hamacher_product((1.0 - obs[3]) / 2.0, near),
                            2.0 + 2.0 * (1.0 + obs[3]) + 4.0 * pressed ** 2)
         return reward, depth <= 0.03

@@ -21,9 +21,8 @@ from trmrl_jax.envs.metaworld.base import MetaWorldTask, apart, quat_from_xmat, 
 from trmrl_jax.envs.metaworld.button_press import button_press_reward
 from trmrl_jax.envs.metaworld.puck import pads_y
 from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
+    gripper_caging,
     hamacher_product,
-    pad_caging_y,
     reach_density,
     tolerance_long_tail,
 )
@@ -134,10 +133,10 @@ class MugTask(MetaWorldTask):
         to_target = jnp.linalg.norm((obj - target) * scale)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm((obj_init - target) * scale))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.02, pad_success=0.05)
         grip = jnp.clip(action[3], 0.0, 0.7) / 0.7
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.05, grip=grip, high_density=False)
+        grasped = gripper_caging(pads_y(frame), centre, obj, obj_init, self.init_tcp,
+                                 obj_radius=0.02, pad_success=0.05, xz_success=0.05, grip=grip,
+                                 high_density=False)
         grasped = reach_density(grasped, centre, obj, obj_init, self.init_tcp, 0.04)
         reward = hamacher_product(grasped, in_place)
         near = (jnp.linalg.norm(obj - centre) < 0.04) & (opened > 0)

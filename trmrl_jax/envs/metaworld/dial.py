@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
-from trmrl_jax.envs.metaworld.rewards import (
-    hamacher_product,
-    tolerance_gaussian,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, within
 from trmrl_jax.physics import sawyer
 
 _HINGE = 9  # qpos of knob_Joint_1.
@@ -37,7 +32,7 @@ def _rim(angle: jax.Array) -> jax.Array:
     return _RADIUS * jnp.stack([jnp.sin(angle), -jnp.cos(angle), jnp.zeros_like(angle)])
 
 
-class ML1DialTurn(MetaWorldTask):
+class ML1DialTurn(PlacedBodyTask):
     """Tasks: the dial at [-0.1, 0.1] x [0.7, 0.8] x 0. Observed object: the rim point (body
     ``dial`` + 0.05 (sin, -cos, 0) of the hinge's angle) and the dial's (w, x, y, z) ``xquat``
     (fixed: the hinge turns a child body), as there. The hand starts at float32 (0, 0.6, 0.2).
@@ -57,24 +52,14 @@ class ML1DialTurn(MetaWorldTask):
         zeroed_qvel=(), placed_bodies=("dial",), reset_forward=False)
     rand_low = (-0.1, 0.7, 0.0)
     rand_high = (0.1, 0.8, 0.0)
+    goal_offset = _GOAL_OFFSET
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        settled = self.physics.settled
-        dial = mujoco.mj_name2id(self.mujoco_model, mujoco.mjtObj.mjOBJ_BODY, "dial")
-        self.dial_quat = jnp.asarray(settled.xquat[dial], jnp.float32)
+        self.dial_quat = self.settled_quat("dial")
         # The rim at reset, from the dial's place: the hinge where the hand's reset left it.
-        self.rim_at_reset = jnp.asarray(_rim(jnp.asarray(settled.qpos[_HINGE])), jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+        self.rim_at_reset = jnp.asarray(_rim(jnp.asarray(self.physics.settled.qpos[_HINGE])),
+                                        jnp.float32)
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_DIAL] + _rim(frame.qpos[_HINGE]), self.dial_quat])
@@ -84,11 +69,8 @@ class ML1DialTurn(MetaWorldTask):
         rim, target, push = obs[4:7], self.goal(task), jnp.asarray(_PUSH_OFFSET)
         push_init = task["rand_vec"] + self.rim_at_reset + push
         to_target = jnp.linalg.norm(rim - target)
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.linalg.norm(push_init - target) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(rim + push - tcp(frame)), (0.0, _REACH_RADIUS),
-            jnp.abs(jnp.linalg.norm(push_init - self.init_tcp) - _REACH_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.linalg.norm(push_init - target))
+        reach = within(jnp.linalg.norm(rim + push - tcp(frame)), _REACH_RADIUS,
+                       jnp.linalg.norm(push_init - self.init_tcp), gaussian=True)
         reach = hamacher_product(reach, jnp.clip(action[3], 0.0, 1.0))
         return 10.0 * hamacher_product(reach, in_place), to_target <= _TARGET_RADIUS

@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, quat_from_xmat, tcp
+from trmrl_jax.envs.metaworld.base import HAND_INIT, PlacedBodyTask, quat_from_xmat, tcp
 from trmrl_jax.envs.metaworld.rewards import (
+    above_funnel,
     hamacher_product,
     tolerance_gaussian,
     tolerance_long_tail,
@@ -45,19 +46,12 @@ def door_scene(hand_init: tuple[float, float, float], hinge: float) -> sawyer.Sc
         zeroed_qvel=(_HINGE,), fixed_qpos=((_HINGE, hinge),), placed_bodies=("door",))
 
 
-class DoorTask(MetaWorldTask):
+class DoorTask(PlacedBodyTask):
     """A task on ``door_scene``: the door at [0, 0.1] x [0.85, 0.95] x 0.15; observed object:
     the handle (position, quaternion)."""
 
     rand_low = (0.0, 0.85, 0.15)
     rand_high = (0.1, 0.95, 0.15)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.geom_xpos[0], quat_from_xmat(frame.geom_xmat[0])])
@@ -74,19 +68,12 @@ class ML1DoorOpen(DoorTask):
     """
 
     scene = door_scene(HAND_INIT, 0.0)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+    goal_offset = _GOAL_OFFSET
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         hand, door = obs[:3], obs[4:7] - jnp.array([0.05, 0.0, 0.0])
-        radius = jnp.linalg.norm(hand[:2] - door[:2])
-        beyond = radius > _FUNNEL
-        floor = jnp.where(beyond, 0.04 * jnp.log(jnp.where(beyond, radius - _FUNNEL, 1.0)) + 0.4,
-                          0.0)
-        above_floor = jnp.where(hand[2] >= floor, 1.0,
-                                tolerance_long_tail(floor - hand[2], (0.0, 0.01), floor / 2.0))
+        above_floor = above_funnel(hand, door, _FUNNEL)
         in_place = tolerance_long_tail(
             jnp.linalg.norm(hand - door - jnp.array([0.05, 0.03, -0.01])), (0.0, _FUNNEL / 2.0),
             0.5)
@@ -112,9 +99,7 @@ class ML1DoorClose(DoorTask):
     """
 
     scene = door_scene(tuple(float(x) for x in np.float32([-0.5, 0.6, 0.2])), -1.5708)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_CLOSE_GOAL_OFFSET)
+    goal_offset = _CLOSE_GOAL_OFFSET
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:

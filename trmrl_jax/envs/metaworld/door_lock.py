@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask
 from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 from trmrl_jax.physics.sawyer.scene import FRAME_SKIP
@@ -44,14 +44,14 @@ def door_lock_scene(site: str, **placement) -> sawyer.Scene:
         placed_bodies=("door",), settle_placed=True, **placement)
 
 
-class DoorLockTask(MetaWorldTask):
+class DoorLockTask(PlacedBodyTask):
     """A task on ``door_lock_scene``: the safe at [-0.1, 0.1] x [0.8, 0.85] x 0.15; observed
-    object: the lock's site and ``door_link``'s quaternion. ``goal_offset``: the goal from the
-    lock's body; ``goal_site``: the model's site Meta-World draws the goal with."""
+    object: the lock's site and ``door_link``'s quaternion. ``goal_from_lock``: the goal from
+    the lock's body; ``goal_site``: the model's site Meta-World draws the goal with."""
 
     rand_low = (-0.1, 0.8, 0.15)
     rand_high = (0.1, 0.85, 0.15)
-    goal_offset: tuple[float, float, float]
+    goal_from_lock: tuple[float, float, float]
     goal_site: str
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
@@ -59,20 +59,11 @@ class DoorLockTask(MetaWorldTask):
         settled = self.physics.settled
         lock, door = (self.physics.mujoco_model.body(name).id for name in ("lock_link", "door"))
         self.lock_offset = settled.xpos[lock] - settled.xpos[door]
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
+        self.goal_offset = jnp.asarray(self.lock_offset + self.goal_from_lock, jnp.float32)
 
     def lock_at(self, task: Task) -> jax.Array:
         """[3] the lock's body (``obj_init_pos``: a view of its ``xpos``, wherever read)."""
         return task["rand_vec"] + jnp.asarray(self.lock_offset, jnp.float32)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(self.lock_offset + self.goal_offset, jnp.float32)
 
     def marker_sites(self, task: Task) -> dict[str, jax.Array]:
         return {self.goal_site: self.goal(task)}
@@ -94,7 +85,7 @@ class ML1DoorLock(DoorLockTask):
 
     scene = door_lock_scene("lockStartLock", zeroed_qvel=(), reset_forward=False,
                             reset_steps=FRAME_SKIP)
-    goal_offset = (0.0, -0.04, -0.1)
+    goal_from_lock = (0.0, -0.04, -0.1)
     goal_site = "goal_lock"
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
@@ -125,7 +116,7 @@ class ML1DoorUnlock(DoorLockTask):
 
     scene = door_lock_scene("lockStartUnlock", zeroed_qvel=(_HINGE,),
                             fixed_qpos=((_HINGE, 1.5708),))
-    goal_offset = (0.1, -0.04, 0.0)
+    goal_from_lock = (0.1, -0.04, 0.0)
     goal_site = "goal_unlock"
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task

@@ -27,12 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
-from trmrl_jax.envs.metaworld.rewards import (
-    hamacher_product,
-    tolerance_gaussian,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail, within
 from trmrl_jax.physics import sawyer
 
 _SLIDE = 9  # qpos of goal_slidey.
@@ -65,18 +61,11 @@ def drawer_scene(fixed_qpos: tuple[tuple[int, float], ...], reset_forward: bool 
         reset_forward=reset_forward)
 
 
-class DrawerTask(MetaWorldTask):
+class DrawerTask(PlacedBodyTask):
     """A task on ``drawer_scene``: the drawer at [-0.1, 0.1] x 0.9 x 0 (its y and z fixed)."""
 
     rand_low = (-0.1, 0.9, 0.0)
     rand_high = (0.1, 0.9, 0.0)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
 
 
 class ML1DrawerClose(DrawerTask):
@@ -91,9 +80,7 @@ class ML1DrawerClose(DrawerTask):
     """
 
     scene = drawer_scene(fixed_qpos=((_SLIDE, -0.15),))
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+    goal_offset = _GOAL_OFFSET
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_LINK] + jnp.asarray(_HANDLE), jnp.zeros(4)])
@@ -103,12 +90,9 @@ class ML1DrawerClose(DrawerTask):
         handle, target = obs[4:7], self.goal(task)
         handle_init = task["rand_vec"] + jnp.asarray(_HANDLE_AT_RESET)
         to_target = jnp.linalg.norm(handle - target)
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - target) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _REACH_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - self.init_tcp) - _REACH_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.linalg.norm(handle_init - target))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _REACH_RADIUS,
+                       jnp.linalg.norm(handle_init - self.init_tcp), gaussian=True)
         reach = hamacher_product(reach, jnp.clip(action[3], 0.0, 1.0))
         success = to_target <= _SUCCESS_RADIUS
         return 10.0 * jnp.where(success, 1.0, hamacher_product(reach, in_place)), success
@@ -127,14 +111,11 @@ class ML1DrawerOpen(DrawerTask):
     """
 
     scene = drawer_scene(fixed_qpos=(), reset_forward=False)
+    goal_offset = _OPEN_GOAL_OFFSET
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        link = self.physics.body_ids[_LINK]
-        self.link_quat = jnp.asarray(self.physics.settled.xquat[link], jnp.float32)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_OPEN_GOAL_OFFSET)
+        self.link_quat = self.settled_quat("drawer_link")
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.xpos[_LINK] + jnp.asarray(_OPEN_HANDLE), self.link_quat])

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import mujoco
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
-from trmrl_jax.envs.metaworld.rewards import tolerance_gaussian, tolerance_long_tail
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
+from trmrl_jax.envs.metaworld.rewards import within
 from trmrl_jax.physics import sawyer
 
 _HANDLE = 2  # Row of Frame.site_xpos: the observed handle site.
@@ -37,10 +36,10 @@ def faucet_scene(site: str, reset_forward: bool) -> sawyer.Scene:
         zeroed_qvel=(), placed_bodies=("faucetBase",), reset_forward=reset_forward)
 
 
-class FaucetTask(MetaWorldTask):
-    """A task on ``faucet_scene``: the goal lies ``side`` * 0.175 along x from the base and
-    0.125 above it. Observed object: the handle's site 0.01 lower and the base's (w, x, y, z)
-    ``xquat`` (fixed: the base has no joint), as there.
+class FaucetTask(PlacedBodyTask):
+    """A task on ``faucet_scene``: the goal lies 0.175 (the handle's length) to one side of the
+    base and 0.125 above it. Observed object: the handle's site 0.01 lower and the base's (w,
+    x, y, z) ``xquat`` (fixed: the base has no joint), as there.
 
     Reward (``compute_reward``, version "v2"), with the handle point the observed one plus
     ``reach_offset``: 2 * (2 * reach + 3 * in_place); in_place the tolerance of |point - goal|
@@ -49,24 +48,12 @@ class FaucetTask(MetaWorldTask):
     |point - goal| <= 0.07.
     """
 
-    side: float
     reach_offset: tuple[float, float, float]
     goal_marker: str
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        base = mujoco.mj_name2id(self.mujoco_model, mujoco.mjtObj.mjOBJ_BODY, "faucetBase")
-        self.base_quat = jnp.asarray(self.physics.settled.xquat[base], jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.array([self.side * _HANDLE_LENGTH, 0.0, 0.125])
+        self.base_quat = self.settled_quat("faucetBase")
 
     def marker_sites(self, task: Task) -> dict[str, jax.Array]:
         """Meta-World moves the world's site ``goal_open`` or ``goal_close`` to the goal."""
@@ -81,12 +68,9 @@ class FaucetTask(MetaWorldTask):
         handle = obs[4:7] + jnp.asarray(self.reach_offset)
         target, start = self.goal(task), task["rand_vec"]
         to_target = jnp.linalg.norm(handle - target)
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.linalg.norm(start - target) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _REACH_RADIUS),
-            jnp.abs(jnp.linalg.norm(start - self.init_tcp) - _REACH_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.linalg.norm(start - target))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _REACH_RADIUS,
+                       jnp.linalg.norm(start - self.init_tcp), gaussian=True)
         success = to_target <= _TARGET_RADIUS
         return jnp.where(success, 10.0, 2.0 * (2.0 * reach + 3.0 * in_place)), success
 
@@ -99,7 +83,7 @@ class ML1FaucetOpen(FaucetTask):
     scene = faucet_scene("handleStartOpen", reset_forward=False)
     rand_low = (-0.05, 0.8, 0.0)
     rand_high = (0.05, 0.85, 0.0)
-    side = 1.0
+    goal_offset = (_HANDLE_LENGTH, 0.0, 0.125)
     reach_offset = (-0.04, 0.0, 0.03)
     goal_marker = "goal_open"
 
@@ -111,6 +95,6 @@ class ML1FaucetClose(FaucetTask):
     scene = faucet_scene("handleStartClose", reset_forward=True)
     rand_low = (-0.1, 0.8, 0.0)
     rand_high = (0.1, 0.85, 0.0)
-    side = -1.0
+    goal_offset = (-_HANDLE_LENGTH, 0.0, 0.125)
     reach_offset = (0.0, 0.0, 0.0)
     goal_marker = "goal_close"

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import MetaWorldTask, free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import caging_and_gripping, pad_caging_y, tolerance_long_tail
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _HAMMER, _NAIL = 3, 6  # Rows of Frame.xpos (after the pads).
@@ -74,10 +74,8 @@ class ML1Hammer(MetaWorldTask):
                                               hand[0], hammer[0]))
         upright = jnp.maximum(
             1.0 - jnp.linalg.norm(obs[7:11] - jnp.array([1.0, 0.0, 0.0, 0.0])) / 0.4, 0.0)
-        caging_y = pad_caging_y(pads_y(frame), threshed, obj_init, obj_radius=0.015,
-                                pad_success=0.02)
-        grab = caging_and_gripping(caging_y, tcp(frame), threshed, obj_init, self.init_tcp,
-                                   xz_success=0.01, grip=action[3])
+        grab = gripper_caging(pads_y(frame), tcp(frame), threshed, obj_init, self.init_tcp,
+                              obj_radius=0.015, pad_success=0.02, xz_success=0.01, grip=action[3])
         head = hammer + jnp.asarray(_HEAD)
         in_place = 0.1 * (head[2] > 0.02) + 0.9 * tolerance_long_tail(
             jnp.linalg.norm(self.target - head), (0.0, 0.02), 0.2)

@@ -17,13 +17,8 @@ import numpy as np
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import free_quat, tcp
-from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.puck import PuckTask, puck_caging, puck_scene
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _HEIGHT = 0.05
@@ -61,10 +56,7 @@ class ML1HandInsert(PuckTask):
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.015,
-                                pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3])
+        grasped = puck_caging(frame, obj, obj_init, self.init_tcp, action[3])
         reward = hamacher_product(grasped, in_place)
         near = (jnp.linalg.norm(obj - centre) < 0.02) & (opened > 0)
         reward = jnp.where(near, reward + 1.0 + 7.0 * in_place, reward)

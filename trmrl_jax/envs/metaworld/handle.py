@@ -22,13 +22,13 @@ import jax
 import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, forward_site, tcp
+from trmrl_jax.envs.metaworld.base import HAND_INIT, PlacedBodyTask, forward_site, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
 from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
+    gripper_caging,
     hamacher_product,
-    pad_caging_y,
     tolerance_long_tail,
+    within,
 )
 from trmrl_jax.physics import sawyer
 
@@ -50,7 +50,7 @@ def handle_scene(xml: str, slide: float, site: str, settle_placed: bool) -> sawy
         settle_placed=settle_placed)
 
 
-class HandleTask(MetaWorldTask):
+class HandleTask(PlacedBodyTask):
     """A task on ``handle_scene``: observed object: the handle's site, quaternion zeros, as
     there; ``goal_site``: the box's site at the goal; ``handle_init``: the observed site at
     reset, from the box."""
@@ -59,19 +59,9 @@ class HandleTask(MetaWorldTask):
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
-        self.target = jnp.asarray(self.settled_site(self.goal_site, "box"), jnp.float32)
+        self.goal_offset = jnp.asarray(self.settled_site(self.goal_site, "box"), jnp.float32)
         self.handle_init = jnp.asarray(forward_site(self, self.scene.sites[_HANDLE], "box"),
                                        jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + self.target
 
     def marker_sites(self, task: Task) -> dict[str, jax.Array]:
         """The scene has no ``goal`` marker: the goal is a site of the box, drawn with it."""
@@ -100,12 +90,9 @@ class HandlePressTask(HandleTask):
         handle, target = obs[4:7], self.goal(task)
         handle_init = task["rand_vec"] + self.handle_init
         to_target = jnp.abs(handle[2] - target[2])
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _PRESS_RADIUS),
-            jnp.abs(jnp.abs(handle_init[2] - target[2]) - _PRESS_RADIUS))
-        reach = tolerance_long_tail(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _PRESS_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - task["init_tcp"]) - _PRESS_RADIUS))
+        in_place = within(to_target, _PRESS_RADIUS, jnp.abs(handle_init[2] - target[2]))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _PRESS_RADIUS,
+                       jnp.linalg.norm(handle_init - task["init_tcp"]))
         success = to_target <= _PRESS_RADIUS
         return 10.0 * jnp.where(success, 1.0, hamacher_product(reach, in_place)), success
 
@@ -159,10 +146,9 @@ class HandlePullTask(HandleTask):
         to_target = self.distance(handle, target)
         in_place = tolerance_long_tail(to_target, (0.0, _PULL_RADIUS),
                                        self.distance(start, target))
-        caging_y = pad_caging_y(pads_y(frame), handle, start, obj_radius=self.obj_radius,
-                                pad_success=self.pad_success)
-        grasped = caging_and_gripping(caging_y, centre, handle, start, task["init_tcp"],
-                                      xz_success=0.01, grip=action[3])
+        grasped = gripper_caging(pads_y(frame), centre, handle, start, task["init_tcp"],
+                                 obj_radius=self.obj_radius, pad_success=self.pad_success,
+                                 xz_success=0.01, grip=action[3])
         reward = hamacher_product(grasped, in_place)
         lifted = ((jnp.linalg.norm(handle - centre) < 0.035) & (opened > 0)
                   & (handle[self.lift_axis] - 0.01 > start[2]))

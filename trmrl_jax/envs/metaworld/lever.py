@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, quat_from_xmat
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, quat_from_xmat
 from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
@@ -30,7 +30,7 @@ _SCALE = (4.0, 1.0, 4.0)
 _SUCCESS = np.pi / 24.0
 
 
-class ML1LeverPull(MetaWorldTask):
+class ML1LeverPull(PlacedBodyTask):
     """Tasks: the lever at [-0.1, 0.1] x [0.7, 0.8] x 0. Observed object: the handle (site
     ``leverStart``; the quaternion of geom ``objGeom``). The hand starts at (0, 0.4, 0.2)
     (float32, as there) and its mocap may go down to z = -0.15.
@@ -51,16 +51,7 @@ class ML1LeverPull(MetaWorldTask):
         reset_forward=False)
     rand_low = (-0.1, 0.7, 0.0)
     rand_high = (0.1, 0.8, 0.0)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
+    goal_offset = _GOAL_OFFSET
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.site_xpos[2], quat_from_xmat(frame.geom_xmat[0])])

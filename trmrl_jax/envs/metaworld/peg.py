@@ -28,10 +28,9 @@ from trmrl_jax.envs.metaworld.base import (
 )
 from trmrl_jax.envs.metaworld.puck import pads_y
 from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
+    gripper_caging,
     hamacher_product,
     lifted_and_placed,
-    pad_caging_y,
     rect_prism_tolerance,
     tolerance_long_tail,
 )
@@ -101,10 +100,9 @@ class ML1PegInsertSide(MetaWorldTask):
         in_box_1 = rect_prism_tolerance(head, zero=corners[0], one=corners[1])
         in_box_2 = rect_prism_tolerance(head, zero=corners[2], one=corners[3])
         in_place = hamacher_product(in_place, hamacher_product(in_box_2, in_box_1))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.0075,
-                                pad_success=0.03)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3])
+        grasped = gripper_caging(pads_y(frame), centre, obj, obj_init, self.init_tcp,
+                                 obj_radius=0.0075, pad_success=0.03, xz_success=0.005,
+                                 grip=action[3])
         lifted = ((jnp.linalg.norm(obj - centre) < 0.08) & (opened > 0)
                   & (obj[2] - 0.01 > obj_init[2]))
         reward = lifted_and_placed(grasped, in_place, lifted)

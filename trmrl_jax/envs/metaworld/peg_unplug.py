@@ -19,7 +19,7 @@ import numpy as np
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import MetaWorldTask, free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import caging_and_gripping, pad_caging_y, tolerance_long_tail
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _PLUG = (0.044, 0.0, 0.131)  # The plug's place, from the box.
@@ -81,10 +81,9 @@ class ML1PegUnplugSide(MetaWorldTask):
                  ) -> tuple[jax.Array, jax.Array]:
         obj, target, centre = obs[4:7], self.goal(task), tcp(frame)
         obj_init = task["rand_vec"] + jnp.asarray(np.add(_PLUG, self.end_offset), jnp.float32)
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.025,
-                                pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3] / _GRIPPER_EFFORT)
+        grasped = gripper_caging(pads_y(frame), centre, obj, obj_init, self.init_tcp,
+                                 obj_radius=0.025, pad_success=0.05, xz_success=0.005,
+                                 grip=action[3] / _GRIPPER_EFFORT)
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))

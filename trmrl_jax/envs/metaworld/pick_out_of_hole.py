@@ -17,12 +17,7 @@ import jax.numpy as jnp
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _TARGET_RADIUS = 0.05  # SawyerXYZEnv.TARGET_RADIUS: the class's own _TARGET_RADIUS is unread.
@@ -64,11 +59,9 @@ class ML1PickOutOfHole(PuckTask):
         above_floor = jnp.where(
             centre[2] >= floor, 1.0,
             tolerance_long_tail(jnp.maximum(floor - centre[2], 0.0), (0.0, 0.01), 0.02))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.015,
-                                pad_success=0.02)
         grip = jnp.clip(action[3], 0.0, _GRIP_EFFORT) / _GRIP_EFFORT
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.03, grip=grip)
+        grasped = gripper_caging(pads_y(frame), centre, obj, obj_init, self.init_tcp,
+                                 obj_radius=0.015, pad_success=0.02, xz_success=0.03, grip=grip)
         in_place = tolerance_long_tail(to_target, (0.0, 0.02),
                                        jnp.linalg.norm(obj_init - target))
         reward = hamacher_product(grasped, in_place)

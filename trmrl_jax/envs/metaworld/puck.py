@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, apart, quat_from_xmat
+from trmrl_jax.envs.metaworld.base import HAND_INIT, MetaWorldTask, apart, quat_from_xmat, tcp
+from trmrl_jax.envs.metaworld.rewards import gripper_caging
 from trmrl_jax.physics import sawyer
 
 _OBJ, _LEFT_PAD, _RIGHT_PAD = 3, 4, 5  # Rows of Frame.xpos (``puck_scene``'s bodies).
@@ -44,6 +45,16 @@ def puck_scene(xml: str, at_rest: bool = False,
 def pads_y(frame: sawyer.Frame) -> jax.Array:
     """[2] the left and right pads' y (``get_body_com("leftpad")[1]``, ``"rightpad"``)."""
     return frame.xpos[jnp.array([_LEFT_PAD, _RIGHT_PAD]), 1]
+
+
+def puck_caging(frame: sawyer.Frame, obj: jax.Array, obj_init: jax.Array, init_tcp: jax.Array,
+                grip: jax.Array, high_density: bool = True) -> jax.Array:
+    """push-v3's ``gripper_caging`` of the puck at ``obj`` [3] (object radius 0.015, pads
+    within 0.05, x-z within 0.005), which hand-insert-v3, push-wall-v3 and pick-place-wall-v3
+    copy."""
+    return gripper_caging(pads_y(frame), tcp(frame), obj, obj_init, init_tcp, obj_radius=0.015,
+                          pad_success=0.05, xz_success=0.005, grip=grip,
+                          high_density=high_density)
 
 
 class PuckTask(MetaWorldTask):

@@ -8,12 +8,8 @@ import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import tcp
-from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.puck import PuckTask, puck_caging, puck_scene
+from trmrl_jax.envs.metaworld.rewards import tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _TARGET_RADIUS = 0.05
@@ -49,10 +45,7 @@ class ML1Push(PuckTask):
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.015,
-                                pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3])
+        grasped = puck_caging(frame, obj, obj_init, self.init_tcp, action[3])
         reward = 2.0 * grasped
         near = (jnp.linalg.norm(obj - centre) < 0.02) & (opened > 0)
         reward = jnp.where(near, 2.0 * reward + 1.0 + 5.0 * in_place, reward)

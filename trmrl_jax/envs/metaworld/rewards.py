@@ -38,6 +38,15 @@ def tolerance_gaussian(x: jax.Array, bounds: tuple[float, float], margin: jax.Ar
     return jnp.where(inside, 1.0, jnp.exp(-0.5 * (d * scale) ** 2))
 
 
+def within(distance: jax.Array, radius: float, at_reset: jax.Array, gaussian: bool = False
+           ) -> jax.Array:
+    """Meta-World's usual reach and in-place term: the tolerance (``tolerance_gaussian`` with
+    ``gaussian``, else ``tolerance_long_tail``) of ``distance`` within ``radius``, margin
+    | ``at_reset`` (the distance at reset) - radius |."""
+    tolerance = tolerance_gaussian if gaussian else tolerance_long_tail
+    return tolerance(distance, (0.0, radius), jnp.abs(at_reset - radius))
+
+
 def hamacher_product(a: jax.Array, b: jax.Array) -> jax.Array:
     """The Hamacher t-norm a b / (a + b - a b) of a, b in [0, 1]; 0 where both are 0."""
     denominator = a + b - a * b
@@ -90,6 +99,16 @@ def caging_and_gripping(caging_y: jax.Array, tcp: jax.Array, obj: jax.Array,
     return (grasped + caging) / 2.0 if high_density else grasped
 
 
+def gripper_caging(pads_y: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: jax.Array,
+                   init_tcp: jax.Array, obj_radius: float, pad_success: float,
+                   xz_success: float, grip: jax.Array, high_density: bool = True) -> jax.Array:
+    """``_gripper_caging_reward`` whole, with its own y term: ``caging_and_gripping`` of
+    ``pad_caging_y`` (``pads_y`` [2]: left, right)."""
+    caging_y = pad_caging_y(pads_y, obj, obj_init, obj_radius, pad_success)
+    return caging_and_gripping(caging_y, tcp, obj, obj_init, init_tcp, xz_success, grip,
+                               high_density)
+
+
 def lifted_and_placed(grasped: jax.Array, in_place: jax.Array, lifted: jax.Array
                       ) -> jax.Array:
     """basketball-v3's and peg-insert-side-v3's reward before success: hamacher(grasped,
@@ -110,16 +129,17 @@ def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> ja
 def pads_caging_and_gripping(pads_y: jax.Array, tcp: jax.Array, obj: jax.Array,
                              obj_init: jax.Array, init_tcp: jax.Array, obj_radius: float,
                              grip_success: float, xz_success: float) -> jax.Array:
-    """push-back-v3's own ``_gripper_caging_reward`` (as sweep-v3's): caging hamacher(the pads
-    around the object in y within (obj_radius, 0.05), ``xz_caging``); once it exceeds 0.95,
-    gripping the pads within (obj_radius, ``grip_success``) in y (no gripper effort); their
-    mean. ``pads_y`` [2]: left, right."""
+    """push-back-v3's, sweep-v3's and sweep-into-v3's own ``_gripper_caging_reward``: caging
+    hamacher(the pads around the object in y within (obj_radius, 0.05), ``xz_caging``); once
+    it exceeds 0.95, gripping the pads within (obj_radius, ``grip_success``) in y (no gripper
+    effort); their mean. ``pads_y`` [2]: left, right."""
     caging_y = pads_around_y(pads_y, obj, (obj_radius, 0.05), 0.05)
     gripping_y = pads_around_y(pads_y, obj, (obj_radius, grip_success), 0.05)
     caging = hamacher_product(hamacher_product(caging_y[1], caging_y[0]),
                               xz_caging(tcp, obj, obj_init, init_tcp, xz_success))
     gripping = jnp.where(caging > 0.95, hamacher_product(gripping_y[1], gripping_y[0]), 0.0)
     return (caging + gripping) / 2.0
+
 
 def above_funnel(hand: jax.Array, obj: jax.Array, threshold: float) -> jax.Array:
     """door-open-v3's and box-close-v3's ``_reward_pos`` floor: 1 with the hand (``hand`` [3])
@@ -139,6 +159,5 @@ def reach_density(grasped: jax.Array, tcp: jax.Array, obj: jax.Array, obj_init: 
     """``_gripper_caging_reward``'s medium density (assembly-v3): the mean of ``grasped``
     (``caging_and_gripping`` without high density) and the tolerance of |obj - tcp| (each [3])
     within ``reach_radius``, margin | |obj_init - init_tcp| - reach_radius |."""
-    margin = jnp.abs(jnp.linalg.norm(obj_init - init_tcp) - reach_radius)
-    reach = tolerance_long_tail(jnp.linalg.norm(obj - tcp), (0.0, reach_radius), margin)
+    reach = within(jnp.linalg.norm(obj - tcp), reach_radius, jnp.linalg.norm(obj_init - init_tcp))
     return (grasped + reach) / 2.0

@@ -16,12 +16,7 @@ import numpy as np
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import apart, tcp
 from trmrl_jax.envs.metaworld.puck import PuckTask, pads_y, puck_scene
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _GOAL_SITE = (0.0, 0.0, 0.3)  # The goal site, from the shelf's body.
@@ -76,9 +71,9 @@ class ML1ShelfPlace(PuckTask):
         to_target = jnp.linalg.norm(obj - target)
         in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
                                        jnp.linalg.norm(obj_init - target))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.02, pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.01, grip=action[3], high_density=False)
+        grasped = gripper_caging(pads_y(frame), centre, obj, obj_init, self.init_tcp,
+                                 obj_radius=0.02, pad_success=0.05, xz_success=0.01, grip=action[3],
+                                 high_density=False)
         reward = hamacher_product(grasped, in_place)
         by_shelf = ((0.0 < obj[2]) & (obj[2] < _SHELF_HEIGHT)
                     & (target[0] - 0.15 < obj[0]) & (obj[0] < target[0] + 0.15))

@@ -38,12 +38,7 @@ from trmrl_jax.envs.metaworld.base import (
     tcp,
 )
 from trmrl_jax.envs.metaworld.puck import pads_y
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import gripper_caging, hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _STICK = 3  # Row of Frame.xpos: stick.
@@ -99,10 +94,9 @@ class StickTask(MetaWorldTask):
         """``_gripper_caging_reward`` of ``stick`` (pads within 0.05, x-z within 0.01, high
         density), its margins from ``obj_init``: stick-push-v3's own reads the stick's place
         at reset, stick-pull-v3's (``SawyerXYZEnv``'s) the thermos's (``obj_init_pos``)."""
-        caging_y = pad_caging_y(pads_y(frame), stick, obj_init, obj_radius=obj_radius,
-                                pad_success=0.05)
-        return caging_and_gripping(caging_y, tcp(frame), stick, obj_init, self.init_tcp,
-                                   xz_success=0.01, grip=action[3])
+        return gripper_caging(pads_y(frame), tcp(frame), stick, obj_init, self.init_tcp,
+                              obj_radius=obj_radius, pad_success=0.05, xz_success=0.01,
+                              grip=action[3])
 
 
 class ML1StickPush(StickTask):

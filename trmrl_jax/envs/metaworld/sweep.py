@@ -18,9 +18,8 @@ from trmrl_jax.envs.metaworld.base import MetaWorldTask, free_quat, tcp
 from trmrl_jax.envs.metaworld.puck import pads_y, puck_scene
 from trmrl_jax.envs.metaworld.rewards import (
     hamacher_product,
-    pads_around_y,
+    pads_caging_and_gripping,
     tolerance_long_tail,
-    xz_caging,
 )
 from trmrl_jax.physics import sawyer
 
@@ -28,21 +27,34 @@ _OBJ = 3  # Row of Frame.xpos: obj.
 _HEIGHT = 0.02
 _GOAL_X, _GOAL_Z = 0.5, 0.01
 _TARGET_RADIUS = 0.05
-_OBJ_RADIUS = 0.02  # SawyerSweepEnvV3.OBJ_RADIUS.
-_PAD_SUCCESS = 0.05
-_CAGED = 0.95  # sweep-v3's own threshold for its gripping term.
+_OBJ_RADIUS = 0.02  # SawyerSweepEnvV3.OBJ_RADIUS, and SawyerSweepIntoGoalEnvV3's.
+
+
+def sweep_reward(frame: sawyer.Frame, obj: jax.Array, obj_init: jax.Array, target: jax.Array,
+                 init_tcp: jax.Array, grip_success: float, xz_success: float
+                 ) -> tuple[jax.Array, jax.Array]:
+    """(reward, success) of sweep-v3's and sweep-into-v3's ``compute_reward`` (v2), the object
+    at ``obj`` [3], at reset at ``obj_init`` [3], to reach ``target`` [3]: 2 * grasped + 6 *
+    hamacher(grasped, in_place); grasped ``pads_caging_and_gripping`` (object radius 0.02, the
+    pads gripping within ``grip_success``, x-z within ``xz_success``: neither reads the
+    gripper's effort); in_place the tolerance of |obj - target| within 0.05, margin |obj_init
+    - target|; 10 within 0.05 of the target. Success: |obj - target| <= 0.05."""
+    to_target = jnp.linalg.norm(obj - target)
+    in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
+                                   jnp.linalg.norm(obj_init - target))
+    grasped = pads_caging_and_gripping(pads_y(frame), tcp(frame), obj, obj_init, init_tcp,
+                                       obj_radius=_OBJ_RADIUS, grip_success=grip_success,
+                                       xz_success=xz_success)
+    reward = 2.0 * grasped + 6.0 * hamacher_product(grasped, in_place)
+    return jnp.where(to_target < _TARGET_RADIUS, 10.0, reward), to_target <= _TARGET_RADIUS
 
 
 class ML1Sweep(MetaWorldTask):
     """Tasks: the puck at [-0.1, 0.1] x [0.6, 0.7] x 0.02 (the goal at its y). Observed object:
     the puck (body ``obj``: position, MuJoCo's (w, x, y, z) ``xquat``, as there).
 
-    Reward (``compute_reward``, version "v2"): 2 * grasped + 6 * hamacher(grasped, in_place);
-    grasped: sweep-v3's own ``_gripper_caging_reward``: caging hamacher(the pads around the
-    puck in y within (0.02, 0.05), the fingertips' centre within 0.005 in x-z), and once caging
-    exceeds 0.95 the pads within (0.02, 0.03) in y (no gripper effort), averaged; in_place the
-    tolerance of |puck - goal| within 0.05 (margin its initial value); 10 within 0.05 of the
-    goal. Success: |puck - goal| <= 0.05.
+    Reward (``compute_reward``, version "v2"): ``sweep_reward`` of the puck and the goal, the
+    pads gripping within 0.03, x-z within 0.005.
     """
 
     scene = dataclasses.replace(puck_scene("sawyer_sweep_v3.xml"), geoms=(),
@@ -65,18 +77,5 @@ class ML1Sweep(MetaWorldTask):
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
         del action  # sweep-v3's gripping term reads the pads, not the gripper's effort.
-        obj, obj_init, target = obs[4:7], self._start(task), self.goal(task)
-        to_target = jnp.linalg.norm(obj - target)
-        in_place = tolerance_long_tail(to_target, (0.0, _TARGET_RADIUS),
-                                       jnp.linalg.norm(obj_init - target))
-        pads = pads_y(frame)
-        caging_y = pads_around_y(pads, obj, (_OBJ_RADIUS, _PAD_SUCCESS), _PAD_SUCCESS)
-        gripping_y = pads_around_y(pads, obj, (_OBJ_RADIUS, _OBJ_RADIUS + 0.01), _PAD_SUCCESS)
-        caging = hamacher_product(
-            hamacher_product(caging_y[1], caging_y[0]),
-            xz_caging(tcp(frame), obj, obj_init, self.init_tcp, xz_success=0.005))
-        gripping = jnp.where(caging > _CAGED, hamacher_product(gripping_y[1], gripping_y[0]),
-                             0.0)
-        grasped = (caging + gripping) / 2.0
-        reward = 2.0 * grasped + 6.0 * hamacher_product(grasped, in_place)
-        return jnp.where(to_target < _TARGET_RADIUS, 10.0, reward), to_target <= _TARGET_RADIUS
+        return sweep_reward(frame, obs[4:7], self._start(task), self.goal(task), self.init_tcp,
+                            grip_success=0.03, xz_success=0.005)

@@ -17,15 +17,10 @@ import jax.numpy as jnp
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import quat_from_xmat, tcp
 from trmrl_jax.envs.metaworld.pick_place import ML1PickPlace
-from trmrl_jax.envs.metaworld.puck import pads_y, puck_scene
+from trmrl_jax.envs.metaworld.puck import puck_caging, puck_scene
 from trmrl_jax.envs.metaworld.push import ML1Push
 from trmrl_jax.envs.metaworld.reach import ML1Reach
-from trmrl_jax.envs.metaworld.rewards import (
-    caging_and_gripping,
-    hamacher_product,
-    pad_caging_y,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
 from trmrl_jax.physics import sawyer
 
 _TARGET_RADIUS = 0.05
@@ -94,10 +89,7 @@ class ML1PushWall(ObservesGeom, ML1Push):
         midpoint = jnp.array([-0.05, 0.77, obj[2]])
         part1, part2, to_target = _in_place(obj, obj_init, self.goal(task), midpoint,
                                             (3.0, 1.0, 1.0))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.015,
-                                pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3])
+        grasped = puck_caging(frame, obj, obj_init, self.init_tcp, action[3])
         held = (jnp.linalg.norm(obj - centre) < 0.02) & (opened > 0)
         return _around_the_wall(2.0 * grasped, obj, held, part1, part2, to_target)
 
@@ -122,10 +114,7 @@ class ML1PickPlaceWall(ObservesGeom, ML1PickPlace):
         obj_init, target = task["rand_vec"][:3], self.goal(task)
         midpoint = jnp.array([target[0], 0.77, 0.25])
         part1, part2, to_target = _in_place(obj, obj_init, target, midpoint, (1.0, 1.0, 3.0))
-        caging_y = pad_caging_y(pads_y(frame), obj, obj_init, obj_radius=0.015,
-                                pad_success=0.05)
-        grasped = caging_and_gripping(caging_y, centre, obj, obj_init, self.init_tcp,
-                                      xz_success=0.005, grip=action[3], high_density=False)
+        grasped = puck_caging(frame, obj, obj_init, self.init_tcp, action[3], high_density=False)
         held = ((jnp.linalg.norm(obj - centre) < 0.02) & (opened > 0)
                 & (obj[2] - 0.015 > obj_init[2]))
         return _around_the_wall(hamacher_product(grasped, part1), obj, held, part1, part2,

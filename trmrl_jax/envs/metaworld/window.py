@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trmrl_jax.envs.base import Task
-from trmrl_jax.envs.metaworld.base import MetaWorldTask, tcp
-from trmrl_jax.envs.metaworld.rewards import hamacher_product, tolerance_long_tail
+from trmrl_jax.envs.metaworld.base import PlacedBodyTask, tcp
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, within
 from trmrl_jax.physics import sawyer
 
 _SLIDE = 9  # qpos of window_slide.
@@ -28,7 +28,7 @@ _TARGET_RADIUS = 0.05  # SawyerWindowOpenEnvV3.TARGET_RADIUS.
 _HANDLE_RADIUS = 0.02
 
 
-class ML1WindowOpen(MetaWorldTask):
+class ML1WindowOpen(PlacedBodyTask):
     """Tasks: the window at [-0.1, 0.1] x [0.7, 0.9] x 0.16. Observed object: the handle (site
     ``handleOpenStart``; quaternion zeros, as there).
 
@@ -48,20 +48,11 @@ class ML1WindowOpen(MetaWorldTask):
         reset_forward=False)
     rand_low = (-0.1, 0.7, 0.16)
     rand_high = (0.1, 0.9, 0.16)
+    goal_offset = _GOAL_OFFSET
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
         self.handle = jnp.asarray(self.settled_site("handleOpenStart", "window"), jnp.float32)
-
-    def placed(self, task: Task) -> jax.Array:
-        del task
-        return jnp.zeros(0)
-
-    def bodies(self, task: Task) -> jax.Array:
-        return task["rand_vec"][None]
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"] + jnp.asarray(_GOAL_OFFSET)
 
     def objects(self, frame: sawyer.Frame) -> jax.Array:
         return jnp.concatenate([frame.site_xpos[_HANDLE], jnp.zeros(4)])
@@ -71,11 +62,7 @@ class ML1WindowOpen(MetaWorldTask):
         del action
         handle, target = frame.site_xpos[_HANDLE], self.goal(task)
         to_target = jnp.abs(handle[0] - target[0])
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.abs(task["rand_vec"][0] - target[0]) - _TARGET_RADIUS))
-        reach = tolerance_long_tail(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _HANDLE_RADIUS),
-            jnp.abs(jnp.linalg.norm(task["rand_vec"] + self.handle - self.init_tcp)
-                    - _HANDLE_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.abs(task["rand_vec"][0] - target[0]))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _HANDLE_RADIUS,
+                       jnp.linalg.norm(task["rand_vec"] + self.handle - self.init_tcp))
         return 10.0 * hamacher_product(reach, in_place), to_target <= _TARGET_RADIUS

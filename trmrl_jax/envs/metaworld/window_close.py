@@ -18,11 +18,7 @@ import jax.numpy as jnp
 
 from trmrl_jax.envs.base import Task
 from trmrl_jax.envs.metaworld.base import tcp
-from trmrl_jax.envs.metaworld.rewards import (
-    hamacher_product,
-    tolerance_gaussian,
-    tolerance_long_tail,
-)
+from trmrl_jax.envs.metaworld.rewards import hamacher_product, within
 from trmrl_jax.envs.metaworld.window import ML1WindowOpen
 from trmrl_jax.physics import sawyer
 
@@ -46,14 +42,12 @@ class ML1WindowClose(ML1WindowOpen):
         fixed_qpos=((9, _OPEN),))
     rand_low = (0.0, 0.75, 0.2)
     rand_high = (0.0, 0.9, 0.2)
+    goal_offset = (0.0, 0.0, 0.0)  # The goal is where the window stands.
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         super().__init__(backend, seed, worlds)
         self.handle = jnp.asarray(self.settled_site("handleCloseStart", "window")
                                   + (_OPEN, 0.0, 0.0), jnp.float32)
-
-    def goal(self, task: Task) -> jax.Array:
-        return task["rand_vec"]
 
     def evaluate(self, obs: jax.Array, frame: sawyer.Frame, action: jax.Array, task: Task
                  ) -> tuple[jax.Array, jax.Array]:
@@ -61,10 +55,7 @@ class ML1WindowClose(ML1WindowOpen):
         handle, target = frame.site_xpos[2], self.goal(task)
         handle_init = task["rand_vec"] + self.handle
         to_target = jnp.abs(handle[0] - target[0])
-        in_place = tolerance_long_tail(
-            to_target, (0.0, _TARGET_RADIUS),
-            jnp.abs(jnp.abs(handle_init[0] - target[0]) - _TARGET_RADIUS))
-        reach = tolerance_gaussian(
-            jnp.linalg.norm(handle - tcp(frame)), (0.0, _HANDLE_RADIUS),
-            jnp.abs(jnp.linalg.norm(handle_init - self.init_tcp) - _HANDLE_RADIUS))
+        in_place = within(to_target, _TARGET_RADIUS, jnp.abs(handle_init[0] - target[0]))
+        reach = within(jnp.linalg.norm(handle - tcp(frame)), _HANDLE_RADIUS,
+                       jnp.linalg.norm(handle_init - self.init_tcp), gaussian=True)
         return 10.0 * hamacher_product(reach, in_place), to_target <= _TARGET_RADIUS
