@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -227,6 +228,44 @@ def test_compare_window_ablation_refuses_other_agents(tmp_path):
     proc = run("experiments.compare", *SMALL, "--agents=rl2", "--windows=2,4",
                f"--workdir={tmp_path}", check=False)
     assert proc.returncode == 2 and "--windows is a TrMRL ablation" in proc.stderr
+
+
+def test_per_agent_settings_reach_only_their_agent():
+    from trmrl_jax.cli.compare import per_agent, variants
+    from trmrl_jax.config import Config
+
+    own = per_agent(["oracle.ent_coef=0.01", "oracle.mlp_hidden=32",
+                     "trmrl.normalize_obs=false"], ["trmrl", "oracle", "rl2"])
+    assert own == {"oracle": {"ent_coef": 0.01, "mlp_hidden": 32},
+                   "trmrl": {"normalize_obs": False}}
+    runs = variants(Config(ent_coef=0.002), ["trmrl", "oracle", "rl2"], [], own)
+    assert (runs["oracle"].ent_coef, runs["oracle"].mlp_hidden) == (0.01, 32)
+    assert runs["rl2"].ent_coef == runs["trmrl"].ent_coef == 0.002
+    assert not runs["trmrl"].normalize_obs and runs["rl2"].normalize_obs
+    assert variants(Config(), ["trmrl"], ["4", "8"], own)["trmrl_N8"].normalize_obs is False
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("oracle.ent_coef", "is not AGENT.FIELD=VALUE"),
+    ("pearl.ent_coef=0.01", "names agent 'pearl', which is not in --agents (trmrl, oracle)"),
+    ("oracle.entropy=0.01", "'entropy' is not a setting"),
+    ("oracle.agent=rl2", "'agent' is not a setting"),
+    ("oracle.ent_coef=high", "'high' is not a float"),
+    ("oracle.normalize_obs=yes", "'yes' is not true or false"),
+])
+def test_per_agent_refuses_what_it_cannot_apply(entry, message):
+    from trmrl_jax.cli.compare import per_agent
+    from trmrl_jax.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        per_agent([entry], ["trmrl", "oracle"])
+
+
+def test_compare_refuses_a_per_agent_value_before_compiling(tmp_path):
+    proc = run("experiments.compare", *SMALL, "--agents=trmrl,oracle",
+               "--per_agent=oracle.ent_coef=-1", f"--workdir={tmp_path / 'cmp'}", check=False)
+    assert proc.returncode == 2 and "ent_coef=-1.0" in proc.stderr, proc.stderr[-500:]
+    assert not os.path.exists(tmp_path / "cmp")
 
 
 def test_training_seconds_adds_up_the_launches_of_a_resumed_run():

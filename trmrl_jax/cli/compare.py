@@ -5,6 +5,8 @@ meta-test each, and write the results tables and the figures.
         --workdir=runs/compare_point_nav
     python -m experiments.compare --preset=quickstart --agents=trmrl --windows=5,20,60 \
         --workdir=runs/ablation_window
+    python -m experiments.compare --preset=quickstart --agents=trmrl,oracle \
+        --per_agent=oracle.ent_coef=0.01 --workdir=runs/compare_oracle
 
 Seeds of one agent run vmapped in one compiled program. Writes into --workdir: one run folder per
 variant, results.json, results.md (the tables, with the command), adaptation.png (test and OOD
@@ -16,8 +18,10 @@ and spread over seeds).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import shlex
 import sys
 
@@ -39,17 +43,61 @@ _MATCH = flags.DEFINE_boolean(
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Independent seeds per agent (vmapped).")
 _WINDOWS = flags.DEFINE_list("windows", [], "TrMRL window sizes N: a sequence-length ablation.")
 _CURVE_POINTS = flags.DEFINE_integer("curve_points", 10, "Meta-tests during training per run.")
+_PER_AGENT = flags.DEFINE_list(
+    "per_agent", [], "Settings of one agent only, AGENT.FIELD=VALUE (e.g. "
+    "oracle.ent_coef=0.01): an agent that needs its own exploration or schedule; every other "
+    "flag applies to all agents alike.")
 
 
-def variants(base, agents: list[str], windows: list[str]) -> dict:
-    """Name -> config of every run of the comparison."""
+def per_agent(entries: list[str], agents: list[str]) -> dict[str, dict]:
+    """``AGENT.FIELD=VALUE`` entries -> {agent: {field: value}}, each value parsed as its
+    Config field's type."""
+    from trmrl_jax.config import Config, ConfigError
+
+    defaults = {f.name: f.default for f in dataclasses.fields(Config) if f.name != "agent"}
+    out: dict[str, dict] = {}
+    for entry in entries:
+        match = re.fullmatch(r"(\w+)\.(\w+)=(.+)", entry)
+        if not match:
+            raise ConfigError(f"--per_agent={entry!r} is not AGENT.FIELD=VALUE "
+                              "(e.g. oracle.ent_coef=0.01)")
+        agent, field, text = match.groups()
+        if agent not in agents:
+            raise ConfigError(f"--per_agent={entry!r} names agent {agent!r}, which is not in "
+                              f"--agents ({', '.join(agents)})")
+        if field not in defaults:
+            raise ConfigError(f"--per_agent={entry!r}: {field!r} is not a setting; choose a "
+                              "flag of --help other than --agent")
+        out.setdefault(agent, {})[field] = _parse(text, defaults[field], entry)
+    return out
+
+
+def _parse(text: str, default, entry: str):
+    """``text`` as a value of ``default``'s type (bool, int, float or str)."""
+    from trmrl_jax.config import ConfigError
+
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false"):
+            raise ConfigError(f"--per_agent={entry!r}: {text!r} is not true or false")
+        return text.lower() == "true"
+    try:
+        return type(default)(text)
+    except ValueError:
+        raise ConfigError(f"--per_agent={entry!r}: {text!r} is not a "
+                          f"{type(default).__name__}") from None
+
+
+def variants(base, agents: list[str], windows: list[str], own: dict[str, dict]) -> dict:
+    """Name -> config of every run of the comparison; ``own``: each agent's own settings
+    (``per_agent``)."""
     from trmrl_jax.config import ConfigError
 
     if windows:
         if agents != ["trmrl"]:
             raise ConfigError(f"--windows is a TrMRL ablation; use --agents=trmrl, not {agents}")
-        return {f"trmrl_N{n}": base.replace(window=int(n)) for n in windows}
-    return {a: base.replace(agent=a) for a in agents}
+        return {f"trmrl_N{n}": base.replace(window=int(n), **own.get("trmrl", {}))
+                for n in windows}
+    return {a: base.replace(agent=a, **own.get(a, {})) for a in agents}
 
 
 def matched(runs: dict, env) -> dict:
@@ -196,7 +244,8 @@ def main(argv: list[str]) -> None:
         if _SEEDS.value <= 0 or _CURVE_POINTS.value <= 0:
             raise ConfigError("--seeds and --curve_points must be positive integers")
         root = base.workdir
-        runs = variants(base, _AGENTS.value, _WINDOWS.value)
+        runs = variants(base, _AGENTS.value, _WINDOWS.value,
+                        per_agent(_PER_AGENT.value, _AGENTS.value))
         runs = {name: cfg.replace(num_seeds=_SEEDS.value, workdir=os.path.join(root, name),
                                   eval_every=max(1, cfg.num_updates // _CURVE_POINTS.value))
                 for name, cfg in runs.items()}
