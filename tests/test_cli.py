@@ -232,7 +232,7 @@ def test_compare_window_ablation_refuses_other_agents(tmp_path):
 
 def test_per_agent_settings_reach_only_their_agent():
     from trmrl_jax.cli.compare import per_agent, variants
-    from trmrl_jax.config import Config
+    from trmrl_jax.config import Config, ConfigError
 
     own = per_agent(["oracle.ent_coef=0.01", "oracle.mlp_hidden=32",
                      "trmrl.normalize_obs=false"], ["trmrl", "oracle", "rl2"])
@@ -243,13 +243,16 @@ def test_per_agent_settings_reach_only_their_agent():
     assert runs["rl2"].ent_coef == runs["trmrl"].ent_coef == 0.002
     assert not runs["trmrl"].normalize_obs and runs["rl2"].normalize_obs
     assert variants(Config(), ["trmrl"], ["4", "8"], own)["trmrl_N8"].normalize_obs is False
+    with pytest.raises(ConfigError, match="contradicts --windows"):
+        variants(Config(), ["trmrl"], ["4"], {"trmrl": {"window": 8}})
 
 
 @pytest.mark.parametrize("entry, message", [
     ("oracle.ent_coef", "is not AGENT.FIELD=VALUE"),
     ("pearl.ent_coef=0.01", "names agent 'pearl', which is not in --agents (trmrl, oracle)"),
-    ("oracle.entropy=0.01", "'entropy' is not a setting"),
-    ("oracle.agent=rl2", "'agent' is not a setting"),
+    ("oracle.entropy=0.01", "'entropy' is not a setting of one agent"),
+    ("oracle.agent=rl2", "'agent' is not a setting of one agent"),
+    ("oracle.workdir=runs/x", "'workdir' is not a setting of one agent"),
     ("oracle.ent_coef=high", "'high' is not a float"),
     ("oracle.normalize_obs=yes", "'yes' is not true or false"),
 ])

@@ -54,7 +54,8 @@ def per_agent(entries: list[str], agents: list[str]) -> dict[str, dict]:
     Config field's type."""
     from trmrl_jax.config import Config, ConfigError
 
-    defaults = {f.name: f.default for f in dataclasses.fields(Config) if f.name != "agent"}
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)
+                if f.name not in ("agent", "workdir", "num_seeds", "eval_every")}
     out: dict[str, dict] = {}
     for entry in entries:
         match = re.fullmatch(r"(\w+)\.(\w+)=(.+)", entry)
@@ -66,8 +67,9 @@ def per_agent(entries: list[str], agents: list[str]) -> dict[str, dict]:
             raise ConfigError(f"--per_agent={entry!r} names agent {agent!r}, which is not in "
                               f"--agents ({', '.join(agents)})")
         if field not in defaults:
-            raise ConfigError(f"--per_agent={entry!r}: {field!r} is not a setting; choose a "
-                              "flag of --help other than --agent")
+            raise ConfigError(f"--per_agent={entry!r}: {field!r} is not a setting of one "
+                              "agent; choose a flag of --help other than --agent, --workdir, "
+                              "--num_seeds and --eval_every (compare sets those)")
         out.setdefault(agent, {})[field] = _parse(text, defaults[field], entry)
     return out
 
@@ -95,6 +97,8 @@ def variants(base, agents: list[str], windows: list[str], own: dict[str, dict]) 
     if windows:
         if agents != ["trmrl"]:
             raise ConfigError(f"--windows is a TrMRL ablation; use --agents=trmrl, not {agents}")
+        if "window" in own.get("trmrl", {}):
+            raise ConfigError("--per_agent=trmrl.window=... contradicts --windows; give one")
         return {f"trmrl_N{n}": base.replace(window=int(n), **own.get("trmrl", {}))
                 for n in windows}
     return {a: base.replace(agent=a, **own.get(a, {})) for a in agents}
