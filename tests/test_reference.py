@@ -193,13 +193,17 @@ def test_env_flag_alone_gives_the_distributions_settings(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_a_distribution_without_a_preset_runs_its_own_episode_length():
+def test_a_distribution_without_a_preset_runs_its_own_episode_length_and_defaults():
     from trmrl_jax import envs
     from trmrl_jax.presets import for_env
 
     class Short(type(envs.make("point_nav"))):
         default_episode_length = 7
+        training_defaults = {"num_tasks": 8, "gamma": 0.5}
 
     envs.register("short_point_nav", Short)
     cfg = for_env("short_point_nav")
-    assert (cfg.env, cfg.episode_length) == ("short_point_nav", 7)
+    assert (cfg.env, cfg.episode_length, cfg.num_tasks, cfg.gamma) == ("short_point_nav", 7, 8, 0.5)
+    assert cfg.learning_rate == Config().learning_rate
+    # Meta-World's: 16 trials of 2 episodes of 500 steps per update, 2M env steps.
+    assert (for_env("ml1_reach").steps_per_update, for_env("ml10").num_updates) == (16_000, 125)

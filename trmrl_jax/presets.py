@@ -86,8 +86,9 @@ def preset(name: str) -> Config:
 
 def for_env(name: str) -> Config:
     """The configuration ``--env=NAME`` starts from: the distribution's preset, or for a
-    distribution registered without one, the defaults with its own episode length (and the
-    first backend it lists where it cannot run the default one: Meta-World's C engine)."""
+    distribution registered without one, the defaults with its own episode length and
+    ``training_defaults`` (and the first backend it lists where it cannot run the default one:
+    Meta-World's C engine)."""
     if name in PRESETS:
         return PRESETS[name]
     from trmrl_jax import envs  # Local import: the registry may hold user distributions.
@@ -96,7 +97,7 @@ def for_env(name: str) -> Config:
         raise ConfigError(
             f"env={name!r} is not registered; choose one of {', '.join(envs.registered())}")
     config = Config(env=name, episode_length=envs.default_episode_length(name),
-                    workdir=f"runs/{name}")
+                    workdir=f"runs/{name}", **envs.training_defaults(name))
     backends = envs.backends(name)
     if backends is not None and config.backend not in backends:
         config = config.replace(backend=backends[0])

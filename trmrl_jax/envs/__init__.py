@@ -49,6 +49,11 @@ def backends(name: str) -> tuple[str, ...] | None:
     return getattr(_REGISTRY[name], "backends", None)
 
 
+def training_defaults(name: str) -> dict[str, Any]:
+    """The ``Config`` fields distribution ``name`` declares for its runs (``presets.for_env``)."""
+    return dict(getattr(_REGISTRY[name], "training_defaults", {}))
+
+
 def make(name: str, **kwargs: Any) -> TaskDistribution:
     """Builds distribution ``name``; keyword arguments its factory does not take are dropped,
     so ``make(name, backend=...)`` works for pure-JAX and Brax distributions alike."""
@@ -75,4 +80,5 @@ for _name, _benchmark in ported().items():  # ml10, ml45 once their environments
     register(_name, _benchmark)
 
 __all__ = ["SPLITS", "Task", "TaskDistribution", "TaskEnv", "Observation", "TrialEnv", "TrialState",
-           "backends", "default_episode_length", "make", "register", "registered"]
+           "backends", "default_episode_length", "make", "register", "registered",
+           "training_defaults"]

@@ -8,6 +8,8 @@ environment *given* its task, so tasks are explicit data, never state cached ins
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import jax
@@ -39,6 +41,9 @@ class TaskDistribution(abc.ABC):
     # The most worlds one vmapped call may step, for a simulator whose buffers are sized for its
     # batch (``make(name, worlds=...)``); None: any batch.
     worlds: int | None = None
+    # ``Config`` fields that ``--env=NAME`` alone sets besides the defaults and the episode
+    # length (``presets.for_env``), for a distribution registered without a preset of its own.
+    training_defaults: Mapping[str, Any] = MappingProxyType({})
 
     @abc.abstractmethod
     def sample_task(self, key: jax.Array, split: str) -> Task:

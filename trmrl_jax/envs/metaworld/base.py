@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import copy
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
@@ -118,6 +119,14 @@ class MetaWorldTask(TaskDistribution):
     has_ood = False
     backends = sawyer.BACKENDS
     reports = ("success", "fault")
+    # What ``--env=ml1_*`` (and ML10/ML45) trains with: the reference's Meta-World policy (std
+    # 1.0, output gain 0.01, gamma 0.9, lambda 0.95) under our locomotion PPO settings (rates,
+    # epochs, clip at 10, rewards of up to 10 per step scaled by 0.1), with 16 trials of 2
+    # episodes per update (16,000 env steps) so that a CPU budget of 2M env steps is 125 updates.
+    training_defaults = MappingProxyType(dict(
+        episodes_per_trial=2, num_tasks=16, window=20, init_std=1.0, policy_out_gain=0.01,
+        gamma=0.9, gae_lambda=0.95, learning_rate=3e-4, value_learning_rate=1e-3,
+        reward_scale=0.1, max_grad_norm=10.0, gru_size=160, total_env_steps=2_000_000))
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         self.backend = backend or sawyer.default_backend()

@@ -57,6 +57,7 @@ class MetaWorldMixture(TaskDistribution):
     default_episode_length = MetaWorldTask.default_episode_length
     backends = (_BACKEND,)
     reports = MetaWorldTask.reports
+    training_defaults = MetaWorldTask.training_defaults
 
     def __init__(self, backend: str | None = None, seed: int = 0):
         if backend not in (None, _BACKEND):
