@@ -12,7 +12,7 @@ Learners (``--learners``, default all):
   env under the distribution (``halfcheetah`` for ``halfcheetah_vel``) with the same number of
   envs, steps per update (``unroll_length = T``, ``batch_size * num_minibatches = num_envs``) and
   epochs/minibatches (``num_updates_per_batch = num_epochs``). Skipped, with a note in the JSON,
-  when the distribution does not run a stock Brax environment (``point_nav``, ``backend=mjx``).
+  when the distribution does not run a stock Brax environment (``point_nav``, MuJoCo's physics).
 - ``mlp``, ``rl2``, ``trmrl_sliding``, ``trmrl_window``: our compiled train step (rollout + GAE +
   every PPO epoch), with the config's N, layers and d_model.
 

@@ -139,8 +139,8 @@ def test_env_flag_starts_from_metaworlds_episodes_on_the_c_engine():
 def test_a_backend_that_cannot_simulate_the_env_is_refused():
     with pytest.raises(ConfigError, match="backend='spring' cannot simulate env='ml1_reach'"):
         validate(Config(env="ml1_reach", backend="spring"))
-    with pytest.raises(ConfigError, match="backend='mujoco_c' cannot simulate"):
-        validate(Config(env="halfcheetah_vel", backend="mujoco_c"))
+    with pytest.raises(ConfigError, match="backend='mjx_warp' cannot simulate"):
+        validate(Config(env="halfcheetah_vel", backend="mjx_warp"))
 
 
 @pytest.mark.parametrize("name,env", [("push-v3", "ml1_push"),

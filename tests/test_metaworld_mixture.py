@@ -202,7 +202,7 @@ def test_a_mixed_batch_makes_a_slot_per_scene_and_chunk_not_per_thread():
     bodies = jnp.zeros((len(scene), physics.bodies_size, 3))
     state = jax.jit(jax.vmap(physics.start))(scene, placed, bodies)
     jax.jit(jax.vmap(physics.step))(scene, state, jnp.zeros((len(scene), 4)))
-    slots = [n.slots for n in natives]
+    slots = [n.slots.free for n in natives]
     assert len(sum(slots, [])) <= len(natives) + threads - 1, [len(s) for s in slots]
     assert all(m is natives[0].mujoco_model for m, _ in slots[0])  # Reach places no bodies.
     assert all(m is not natives[2].mujoco_model for m, _ in slots[2])  # The door is placed.

@@ -84,11 +84,11 @@ class Config:
 
     # Task distribution and trials.
     env: str = "point_nav"
-    # Physics of the locomotion distributions: mjx is MuJoCo's own (Gym's models stepped by MJX,
-    # as the reference's environments define them); spring, positional and generalized are
-    # Brax's pipelines on Brax's models (spring: the fast impulse-based approximation). Meta-World
-    # (ml1_*): mujoco_c, MuJoCo's C engine called from the compiled step (the fast one on CPUs),
-    # or mjx_warp, MJX's Warp implementation.
+    # Physics. Locomotion: MuJoCo's own on Gym's models, as the reference's environments define
+    # them, either mjx (stepped by MJX inside the compiled step, any device) or mujoco_c
+    # (MuJoCo's C engine called from it, float64, the fast one on CPUs); or Brax's pipelines on
+    # Brax's models: spring (the fast impulse-based approximation), positional, generalized.
+    # Meta-World (ml1_*, ml10, ml45): mujoco_c, or mjx_warp (MJX's Warp implementation).
     backend: str = "spring"
     episode_length: int = 20  # H: steps per episode.
     episodes_per_trial: int = 3  # E: episodes per trial during meta-training.

@@ -2,10 +2,10 @@
 
 A distribution samples tasks and turns the physics' metrics (velocities, torso position, survive
 bonus, contact cost) into the meta-RL reward of its task; the observation, reset noise and
-dynamics are the body's, as the chosen backend simulates it (``backend="mjx"``: Gym's models as
-the reference's environments define them; Brax's pipelines: Brax's models). Trials have a fixed
-length, so nothing terminates (``done`` is always 0). Distributions whose tasks change the
-*dynamics* live in ``trmrl_jax.envs.dynamics``.
+dynamics are the body's, as the chosen backend simulates it (``backend="mjx"`` or
+``"mujoco_c"``: Gym's models as the reference's environments define them; Brax's pipelines:
+Brax's models). Trials have a fixed length, so nothing terminates (``done`` is always 0).
+Distributions whose tasks change the *dynamics* live in ``trmrl_jax.envs.dynamics``.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ class _AntTask(LocomotionDistribution):
 
     survive bonus 1.0 while the torso height lies in the healthy range [0.2, 1.0] (else 0: with
     no termination an ungated bonus would be a constant), control cost 0.5 |a|^2 and the body's
-    contact cost (the reference's 0.5e-3 * |clip(cfrc_ext, -1, 1)|^2 on mjx; zero on Brax's
-    pipelines, whose ant has no contact forces).
+    contact cost (the reference's 0.5e-3 * |clip(cfrc_ext, -1, 1)|^2 on MuJoCo's physics; zero
+    on Brax's pipelines, whose ant has no contact forces).
     """
 
     body = "ant"

@@ -5,8 +5,10 @@
     state = cheetah.reset(key, cheetah.model)
 
 Backends: Brax's own pipelines ``spring``, ``positional``, ``generalized`` (Brax's models,
-``brax_pipeline``) and ``mjx`` (Gym's models as the reference's environments use them, ``mjx``).
-The MJX module is imported only when asked for, so Brax-only users never load gymnasium.
+``brax_pipeline``), and Gym's models as the reference's environments use them (``gym``) on
+MuJoCo's physics: ``mjx`` (MJX, inside the compiled program, any device) and ``mujoco_c``
+(MuJoCo's C engine called from it, the host's CPU). These two modules are imported only when
+asked for, so Brax-only users never load gymnasium.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from trmrl_jax.physics.base import PARAMETERS, Model, Physics
 from trmrl_jax.physics.brax_pipeline import BACKENDS as BRAX_BACKENDS
 from trmrl_jax.physics.brax_pipeline import BODIES, BraxPipeline
 
-BACKENDS = BRAX_BACKENDS + ("mjx",)
+BACKENDS = BRAX_BACKENDS + ("mjx", "mujoco_c")
 
 
 def make(body: str, backend: str = "spring", *, observe_position: bool = False) -> Physics:
@@ -27,6 +29,10 @@ def make(body: str, backend: str = "spring", *, observe_position: bool = False) 
         from trmrl_jax.physics import mjx
 
         return mjx.BODIES[body](observe_position)
+    if backend == "mujoco_c":
+        from trmrl_jax.physics import mujoco_c
+
+        return mujoco_c.BODIES[body](observe_position)
     if backend not in BRAX_BACKENDS:
         raise ValueError(f"backend={backend!r} is not available for body {body!r}; choose one "
                          f"of {', '.join(BACKENDS)}")

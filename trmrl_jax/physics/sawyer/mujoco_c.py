@@ -18,12 +18,10 @@ MuJoCo's own, bit for bit. Tasks read a float32 ``Frame`` the callback returns b
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import copy
 import os
 import threading
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import chex
 import jax
@@ -31,6 +29,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
+from trmrl_jax.physics.host import Slots, Workers
 from trmrl_jax.physics.sawyer.scene import (
     FAULTS,
     FRAME_SKIP,
@@ -57,34 +56,6 @@ def unflatten(flat: jax.Array, sizes: Sequence[int]) -> Frame:
                  geom_xmat=gmat.reshape(-1, 3, 3), touching=touch)
 
 
-class Workers:
-    """``threads`` host threads that step a batch of worlds in contiguous chunks (MuJoCo releases
-    the GIL while it computes)."""
-
-    def __init__(self, threads: int):
-        self.threads = threads
-        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
-
-    def run(self, world: Callable[[int], None], count: int, locks: Sequence[threading.Lock],
-            order: np.ndarray | None = None) -> None:
-        """Calls ``world(i)`` for every world i < ``count``, in chunks of ``order`` (a
-        permutation of the worlds; default: their order), holding ``locks`` (in their order):
-        devices of one process may call back at once."""
-        chunks = np.array_split(np.arange(count) if order is None else order, self.threads)
-
-        def chunk(t: int) -> None:
-            for i in chunks[t]:
-                world(i)
-
-        with contextlib.ExitStack() as stack:
-            for lock in locks:
-                stack.enter_context(lock)
-            if self._pool is None:
-                chunk(0)
-            else:
-                list(self._pool.map(chunk, range(self.threads)))
-
-
 class Native(Sawyer):
     """MuJoCo's C engine through ``jax.pure_callback``; its model stays on the host (``model``
     is None). Not differentiable, and runs on the host's CPU whatever JAX's device. ``threads``:
@@ -97,7 +68,7 @@ class Native(Sawyer):
         super().__init__(scene)
         m = self.mujoco_model
         self.workers = Workers(threads or os.cpu_count() or 1)
-        self.slots: list[tuple[mujoco.MjModel, mujoco.MjData]] = []  # The free ones.
+        self.slots = Slots(self._new_slot)
         self.lock = threading.Lock()
         self.nstate = mujoco.mj_stateSize(m, _SPEC)
         self._settled_state = np.empty(self.nstate)
@@ -108,19 +79,11 @@ class Native(Sawyer):
         self._shapes = (jax.ShapeDtypeStruct((2 * self.nstate,), jnp.uint32),
                         jax.ShapeDtypeStruct((sum(self.frame_sizes),), jnp.float32))
 
-    @contextlib.contextmanager
-    def _slot(self) -> Iterator[tuple[mujoco.MjModel, mujoco.MjData]]:
-        """A model and an ``MjData`` that no other thread uses meanwhile: a free slot, or a new
-        one. The model is shared where the scene places no bodies (stepping only reads it)."""
-        try:
-            slot = self.slots.pop()  # Atomic: threads may take slots at once.
-        except IndexError:
-            m = copy.copy(self.mujoco_model) if len(self.placed_body_ids) else self.mujoco_model
-            slot = (m, mujoco.MjData(m))
-        try:
-            yield slot
-        finally:
-            self.slots.append(slot)
+    def _new_slot(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        """A model and its ``MjData``; the model is shared where the scene places no bodies
+        (stepping only reads it)."""
+        m = copy.copy(self.mujoco_model) if len(self.placed_body_ids) else self.mujoco_model
+        return m, mujoco.MjData(m)
 
     def _read(self, d: mujoco.MjData) -> np.ndarray:
         """[frame size] what ``frame`` unflattens."""
@@ -142,7 +105,7 @@ class Native(Sawyer):
         size]. Returns its init_tcp [3] (float64): the fingertips' centre in the frame the
         hand's reset left (this episode's, where it settles per episode)."""
         scene = self.scene
-        with self._slot() as (m, d):
+        with self.slots.take() as (m, d):
             m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
             if scene.settle_placed or not scene.reset_forward:
                 settle(scene, m, d)
@@ -165,7 +128,7 @@ class Native(Sawyer):
         """One world's ``step`` (in any thread) from state [nstate] (float64) with its bodies
         [len(placed_bodies), 3] under action [4] (float32, as Meta-World's); writes new
         [nstate] and frame [frame size]. Returns whether MuJoCo warned of one of ``FAULTS``."""
-        with self._slot() as (m, d):
+        with self.slots.take() as (m, d):
             m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
             mujoco.mj_setState(m, d, state, _SPEC)
             for w in FAULTS:

@@ -1,0 +1,66 @@
+"""Host threads that step a batch of MuJoCo worlds for a ``jax.pure_callback``.
+
+The C-engine simulators (``physics.mujoco_c`` for Gym's bodies, ``physics.sawyer.mujoco_c`` for
+Meta-World's scenes) hand the whole batch of worlds to the host in one callback and step it
+here; MuJoCo releases the GIL while it computes, so threads use every core.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import threading
+from typing import Callable, Generic, Iterator, Sequence, TypeVar
+
+import numpy as np
+
+Slot = TypeVar("Slot")
+
+
+class Workers:
+    """``threads`` host threads that step a batch of worlds in contiguous chunks (MuJoCo releases
+    the GIL while it computes)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def run(self, world: Callable[[int], None], count: int, locks: Sequence[threading.Lock],
+            order: np.ndarray | None = None) -> None:
+        """Calls ``world(i)`` for every world i < ``count``, in chunks of ``order`` (a
+        permutation of the worlds; default: their order), holding ``locks`` (in their order):
+        devices of one process may call back at once."""
+        chunks = np.array_split(np.arange(count) if order is None else order, self.threads)
+
+        def chunk(t: int) -> None:
+            for i in chunks[t]:
+                world(i)
+
+        with contextlib.ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            if self._pool is None:
+                chunk(0)
+            else:
+                list(self._pool.map(chunk, range(self.threads)))
+
+
+class Slots(Generic[Slot]):
+    """Working copies (an ``MjData``, and a model where a world writes into it) that a thread
+    borrows to step one world: a free one, or a new one from ``make`` when every one is in use.
+    So a simulator holds as many as threads step it at once, not one per thread or per world."""
+
+    def __init__(self, make: Callable[[], Slot]):
+        self.free: list[Slot] = []
+        self._make = make
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[Slot]:
+        try:
+            slot = self.free.pop()  # Atomic: threads may take slots at once.
+        except IndexError:
+            slot = self._make()
+        try:
+            yield slot
+        finally:
+            self.free.append(slot)
