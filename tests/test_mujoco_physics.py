@@ -240,3 +240,16 @@ def test_the_c_engine_and_mjx_vary_the_same_dynamics():
         obs[backend] = np.asarray(state.obs)
     assert np.abs(obs["mjx"] - obs["mujoco_c"]).max() < 2e-3
     assert np.abs(obs["mujoco_c"] - obs["mujoco_c"][:1]).max() > 0.1
+
+
+def test_the_c_engine_reports_a_step_that_mujoco_warned_of_as_a_fault():
+    """MuJoCo zeroes a non-finite control and goes on; the step reports ``fault`` for that world
+    only, which the distribution records (``reports``) so that a run stops there."""
+    dist = envs.make("halfcheetah_vel", backend="mujoco_c")
+    assert dist.reports == ("fault",)
+    tasks = dist.sample_tasks(jax.random.PRNGKey(1), 2)
+    state = jax.vmap(dist.reset)(jax.random.split(jax.random.PRNGKey(0), 2), tasks)
+    action = np.zeros((2, dist.action_size), np.float32)
+    action[1, 0] = np.nan
+    state = jax.jit(jax.vmap(dist.step))(state, action, tasks)
+    np.testing.assert_array_equal(state.metrics["fault"], [0.0, 1.0])

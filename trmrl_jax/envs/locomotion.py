@@ -37,6 +37,7 @@ class LocomotionDistribution(TaskDistribution):
         self.physics = physics.make(self.body, backend, observe_position=self.observe_position)
         self.observation_size = self.physics.observation_size
         self.action_size = self.physics.action_size
+        self.reports = self.physics.reports
         if isinstance(self.physics, physics.BraxPipeline):
             self.brax_name = self.physics.brax_name  # What Brax's own trainers can run.
 

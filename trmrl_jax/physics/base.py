@@ -50,6 +50,9 @@ class Physics(abc.ABC):
     model: Model
     mujoco_model: Any
     parameter_sizes: Mapping[str, int]
+    # Per-step flags the body adds to ``State.metrics`` for the distribution to report
+    # (``TaskDistribution.reports``): ``fault`` where the simulator can tell a step went wrong.
+    reports: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def reset(self, key: jax.Array, model: Model) -> State:

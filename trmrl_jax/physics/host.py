@@ -12,9 +12,27 @@ import contextlib
 import threading
 from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
+import mujoco
 import numpy as np
 
 Slot = TypeVar("Slot")
+# MuJoCo's warnings that mean a step's physics is wrong: the C engine resets the data on a bad
+# position, velocity or acceleration, zeroes a non-finite control, and drops contacts or
+# constraints that do not fit its arena, each time going on as if nothing happened.
+FAULTS = (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS,
+          mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADCTRL,
+          mujoco.mjtWarning.mjWARN_CONTACTFULL, mujoco.mjtWarning.mjWARN_CNSTRFULL)
+
+
+def clear_faults(d: mujoco.MjData) -> None:
+    """Zeroes the counts of ``FAULTS`` in ``d``, before the steps ``faulted`` asks about."""
+    for w in FAULTS:
+        d.warning[w].number = 0
+
+
+def faulted(d: mujoco.MjData) -> bool:
+    """Whether MuJoCo warned of one of ``FAULTS`` since ``clear_faults``."""
+    return any(d.warning[w].number > 0 for w in FAULTS)
 
 
 class Workers:

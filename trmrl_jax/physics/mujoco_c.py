@@ -31,7 +31,7 @@ from flax import struct
 
 from trmrl_jax.physics.base import PARAMETERS
 from trmrl_jax.physics.gym import AntBody, GymBody, HalfCheetahBody
-from trmrl_jax.physics.host import Slots, Workers
+from trmrl_jax.physics.host import Slots, Workers, clear_faults, faulted
 
 _SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
@@ -63,7 +63,11 @@ class CState:
 
 class CBody(GymBody):
     """A Gym body stepped by MuJoCo's C engine; ``threads``: host threads stepping the worlds
-    (default: one per core). ``model`` is the factors of one (``vary`` scales them)."""
+    (default: one per core). ``model`` is the factors of one (``vary`` scales them). Its metrics
+    add ``fault``: 1.0 where MuJoCo warned of one of ``host.FAULTS`` during the step (it resets
+    the data on a bad acceleration), which the distribution ``reports`` so that a run stops."""
+
+    reports = ("fault",)
 
     def __init__(self, observe_position: bool = False, threads: int | None = None):
         m = self.load(observe_position)
@@ -75,7 +79,8 @@ class CBody(GymBody):
                        "damping": m.dof_damping.copy(), "friction": m.geom_friction.copy()}
         self._sizes = (m.nq, m.nv, 3 * m.nbody, 6 * m.nbody)
         self._shapes = (jax.ShapeDtypeStruct((2 * self.nstate,), jnp.uint32),
-                        jax.ShapeDtypeStruct((sum(self._sizes),), jnp.float32))
+                        jax.ShapeDtypeStruct((sum(self._sizes),), jnp.float32),
+                        jax.ShapeDtypeStruct((), jnp.float32))
         self.model = {name: jnp.ones((size,), jnp.float32)
                       for name, size in self.parameter_sizes.items()}
         frame = jax.eval_shape(self._frame, self._shapes[1])
@@ -110,14 +115,20 @@ class CBody(GymBody):
                                    d.cfrc_ext.ravel() if self.contact_forces
                                    else np.zeros(d.cfrc_ext.size)])
 
-    def _batch(self, world: Callable[[int, np.ndarray, np.ndarray], None], count: int,
-               lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Runs ``world(i, state, frame)`` for every world; returns (bits [*lead, 2 nstate],
-        frames [*lead, frame size])."""
+    def _batch(self, world: Callable[[int, np.ndarray, np.ndarray], bool], count: int,
+               lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Runs ``world(i, state, frame) -> faulted`` for every world; returns (bits
+        [*lead, 2 nstate], frames [*lead, frame size], faults [*lead] float32)."""
         states = np.empty((count, self.nstate))
         frames = np.empty((count, sum(self._sizes)), np.float32)
-        self.workers.run(lambda i: world(i, states[i], frames[i]), count, [self.lock])
-        return states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,))
+        faults = np.zeros(count, np.float32)
+
+        def run(i: int) -> None:
+            faults[i] = world(i, states[i], frames[i])
+
+        self.workers.run(run, count, [self.lock])
+        return (states.view(np.uint32).reshape(lead + (-1,)), frames.reshape(lead + (-1,)),
+                faults.reshape(lead))
 
     @staticmethod
     def _flat_factors(factors: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
@@ -125,62 +136,66 @@ class CBody(GymBody):
                 for name in PARAMETERS}
 
     def _host_reset(self, qpos: np.ndarray, qvel: np.ndarray, factors: Mapping[str, np.ndarray]
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """qpos [..., nq], qvel [..., nv] (gym 0.17's reset, float32), factors -> (bits,
-        frames): ``mj_resetData``, the state set, a forward pass (gym's ``set_state``)."""
+        frames, faults): ``mj_resetData``, the state set, a forward pass (gym's
+        ``set_state``)."""
         lead = qpos.shape[:-1]
         count = int(np.prod(lead))
         qpos, qvel = (np.asarray(x, np.float64).reshape(count, -1) for x in (qpos, qvel))
         factors = self._flat_factors(factors, count)
 
-        def world(i: int, state: np.ndarray, frame: np.ndarray) -> None:
+        def world(i: int, state: np.ndarray, frame: np.ndarray) -> bool:
             with self.slots.take() as (m, d):
                 self._write_model(m, {k: v[i] for k, v in factors.items()})
                 mujoco.mj_resetData(m, d)
                 d.qpos[:], d.qvel[:] = qpos[i], qvel[i]
                 mujoco.mj_forward(m, d)
                 self._read(m, d, state, frame)
+                return faulted(d)
 
         return self._batch(world, count, lead)
 
     def _host_step(self, bits: np.ndarray, action: np.ndarray,
-                   factors: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """bits [..., 2 nstate], action [..., nu] float32, factors -> (bits, frames): gym's
-        ``do_simulation`` (ctrl = action, ``frame_skip`` ``mj_step``s)."""
+                   factors: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """bits [..., 2 nstate], action [..., nu] float32, factors -> (bits, frames, faults):
+        gym's ``do_simulation`` (ctrl = action, ``frame_skip`` ``mj_step``s)."""
         lead = bits.shape[:-1]
         count = int(np.prod(lead))
         old = np.ascontiguousarray(bits).reshape(count, 2 * self.nstate).view(np.float64)
         actions = np.asarray(action).reshape(count, -1)
         factors = self._flat_factors(factors, count)
 
-        def world(i: int, state: np.ndarray, frame: np.ndarray) -> None:
+        def world(i: int, state: np.ndarray, frame: np.ndarray) -> bool:
             with self.slots.take() as (m, d):
                 self._write_model(m, {k: v[i] for k, v in factors.items()})
                 mujoco.mj_setState(m, d, old[i], _SPEC)
+                clear_faults(d)
                 d.ctrl[:] = actions[i]
                 mujoco.mj_step(m, d, self.frame_skip)
                 self._read(m, d, state, frame)
+                return faulted(d)
 
         return self._batch(world, count, lead)
 
     def reset(self, key: jax.Array, model: Mapping[str, jax.Array]) -> State:
         qpos, qvel = self.reset_noise(key)
-        bits, flat = jax.pure_callback(self._host_reset, self._shapes, qpos, qvel, dict(model),
-                                       vmap_method="broadcast_all")
+        bits, flat, fault = jax.pure_callback(self._host_reset, self._shapes, qpos, qvel,
+                                              dict(model), vmap_method="broadcast_all")
         frame = self._frame(flat)
         zero = jnp.zeros(())
         return State(pipeline_state=CState(bits, frame), obs=self.observe(frame), reward=zero,
-                     done=zero, metrics=self.metrics(frame, frame))
+                     done=zero, metrics={**self.metrics(frame, frame), "fault": fault})
 
     def step(self, state: State, action: jax.Array, model: Mapping[str, jax.Array]) -> State:
         chex.assert_shape(action, (self.action_size,))
-        bits, flat = jax.pure_callback(self._host_step, self._shapes, state.pipeline_state.sim,
-                                       action.astype(jnp.float32), dict(model),
-                                       vmap_method="broadcast_all")
+        bits, flat, fault = jax.pure_callback(
+            self._host_step, self._shapes, state.pipeline_state.sim, action.astype(jnp.float32),
+            dict(model), vmap_method="broadcast_all")
         frame = self._frame(flat)
-        return state.replace(pipeline_state=CState(bits, frame), obs=self.observe(frame),
-                             reward=jnp.zeros(()),
-                             metrics=self.metrics(state.pipeline_state.frame, frame))
+        return state.replace(
+            pipeline_state=CState(bits, frame), obs=self.observe(frame), reward=jnp.zeros(()),
+            metrics={**self.metrics(state.pipeline_state.frame, frame), "fault": fault})
 
     def vary(self, model: Mapping[str, jax.Array],
              factors: Mapping[str, jax.Array]) -> dict[str, jax.Array]:

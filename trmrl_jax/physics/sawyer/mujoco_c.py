@@ -29,9 +29,8 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from trmrl_jax.physics.host import Slots, Workers
+from trmrl_jax.physics.host import Slots, Workers, clear_faults, faulted
 from trmrl_jax.physics.sawyer.scene import (
-    FAULTS,
     FRAME_SKIP,
     Frame,
     Sawyer,
@@ -127,18 +126,17 @@ class Native(Sawyer):
                    new: np.ndarray, frame: np.ndarray) -> bool:
         """One world's ``step`` (in any thread) from state [nstate] (float64) with its bodies
         [len(placed_bodies), 3] under action [4] (float32, as Meta-World's); writes new
-        [nstate] and frame [frame size]. Returns whether MuJoCo warned of one of ``FAULTS``."""
+        [nstate] and frame [frame size]. Returns whether MuJoCo warned of one of ``host.FAULTS``."""
         with self.slots.take() as (m, d):
             m.body_pos[self.placed_body_ids] = self.body_pos(bodies)
             mujoco.mj_setState(m, d, state, _SPEC)
-            for w in FAULTS:
-                d.warning[w].number = 0
+            clear_faults(d)
             apply_action(self.scene, d, action)
             mujoco.mj_step(m, d, FRAME_SKIP)
             mujoco.mj_forward(m, d)
             mujoco.mj_getState(m, d, new, _SPEC)
             frame[:] = self._read(d)
-            return any(d.warning[w].number > 0 for w in FAULTS)
+            return faulted(d)
 
     def _host_start(self, placed: np.ndarray, bodies: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,7 +161,7 @@ class Native(Sawyer):
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """bits [..., 2 nstate], bodies [..., len(placed_bodies), 3], action [..., 4] -> (bits,
         frames [..., frame size], fault [...] int32: 1 where MuJoCo warned of one of
-        ``FAULTS``)."""
+        ``host.FAULTS``)."""
         lead = bits.shape[:-1]
         states = np.ascontiguousarray(bits).reshape(-1, 2 * self.nstate).view(np.float64)
         bodies = np.asarray(bodies, np.float64).reshape(len(states), len(self.placed_body_ids), 3)

@@ -41,10 +41,6 @@ ACTION_SCALE = 1.0 / 100
 MOCAP_QUAT = np.array([1.0, 0.0, 1.0, 0.0])  # Unnormalised, as Meta-World writes it.
 _WELD = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 5.0]
 _RESET_HAND_STEPS = 50
-# MuJoCo's warnings that mean a step's physics is wrong (the C engine resets the data on a bad
-# acceleration and drops contacts or constraints that do not fit its arena).
-FAULTS = (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_CONTACTFULL,
-          mujoco.mjtWarning.mjWARN_CNSTRFULL)
 
 
 def asset_path(xml: str) -> str:
@@ -190,7 +186,7 @@ class Frame:
 @struct.dataclass
 class SawyerState:
     """``State.pipeline_state`` of a Sawyer scene: the simulator's own state, the frame tasks
-    read, ``fault``: 1 where a step of the episode so far hit one of ``FAULTS``,
+    read, ``fault``: 1 where a step of the episode so far hit one of ``host.FAULTS``,
     ``bodies``: where the task placed ``scene.placed_bodies`` (part of the model, not of
     MuJoCo's state, so it travels beside it: every world of a batch may hold another task), and
     ``init_tcp``: the episode's ``SawyerXYZEnv.init_tcp``, the fingertips' centre (the scene's
