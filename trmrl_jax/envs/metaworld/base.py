@@ -122,11 +122,13 @@ class MetaWorldTask(TaskDistribution):
     # What ``--env=ml1_*`` (and ML10/ML45) trains with: the reference's Meta-World policy (std
     # 1.0, output gain 0.01, gamma 0.9, lambda 0.95) under our locomotion PPO settings (rates,
     # epochs, clip at 10, rewards of up to 10 per step scaled by 0.1), with 16 trials of 2
-    # episodes per update (16,000 env steps) so that a CPU budget of 2M env steps is 125 updates.
+    # episodes per update (16,000 env steps) so that a CPU budget of 2M env steps is 125 updates;
+    # the meta-test on all 50 of ML1's held-out tasks.
     training_defaults = MappingProxyType(dict(
         episodes_per_trial=2, num_tasks=16, window=20, init_std=1.0, policy_out_gain=0.01,
         gamma=0.9, gae_lambda=0.95, learning_rate=3e-4, value_learning_rate=1e-3,
-        reward_scale=0.1, max_grad_norm=10.0, gru_size=160, total_env_steps=2_000_000))
+        reward_scale=0.1, max_grad_norm=10.0, gru_size=160, total_env_steps=2_000_000,
+        eval_tasks=50))
 
     def __init__(self, backend: str | None = None, seed: int = 0, worlds: int = 256):
         self.backend = backend or sawyer.default_backend()
