@@ -242,6 +242,25 @@ def test_the_c_engine_and_mjx_vary_the_same_dynamics():
     assert np.abs(obs["mujoco_c"] - obs["mujoco_c"][:1]).max() > 0.1
 
 
+def test_the_c_engine_steps_the_stock_model_again_after_varied_ones():
+    """Its model copies are reused across batches: a stock batch after a varied one steps the
+    stock model, bit for bit as before."""
+    dist = envs.make("halfcheetah_rand_params", backend="mujoco_c")
+    body = dist.physics
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    action = np.full((4, body.action_size), 0.5, np.float32)
+    stock = jax.tree.map(lambda x: jnp.stack([x] * 4), body.model)
+    varied = jax.vmap(dist.model)(dist.sample_tasks(jax.random.PRNGKey(1), 4))
+
+    def run(model):
+        state = jax.vmap(body.reset)(keys, model)
+        return np.asarray(jax.vmap(body.step)(state, action, model).pipeline_state.sim)
+
+    before = run(stock)
+    assert not np.array_equal(run(varied), before)
+    np.testing.assert_array_equal(run(stock), before)
+
+
 def test_the_c_engine_reports_a_step_that_mujoco_warned_of_as_a_fault():
     """MuJoCo zeroes a non-finite control and goes on; the step reports ``fault`` for that world
     only, which the distribution records (``reports``) so that a run stops there."""

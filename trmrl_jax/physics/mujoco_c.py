@@ -86,10 +86,11 @@ class CBody(GymBody):
         frame = jax.eval_shape(self._frame, self._shapes[1])
         self.observation_size = int(jax.eval_shape(self.observe, frame).shape[-1])
 
-    def _new_slot(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
-        """A model copy (a world writes its task's parameters into it) and its ``MjData``."""
+    def _new_slot(self) -> tuple[mujoco.MjModel, mujoco.MjData, list[bool]]:
+        """A model copy (a world writes its task's parameters into it), its ``MjData``, and
+        whether the copy holds other parameters than the stock ones."""
         m = copy.copy(self.mujoco_model)
-        return m, mujoco.MjData(m)
+        return m, mujoco.MjData(m), [False]
 
     def _frame(self, flat: jax.Array) -> CFrame:
         """[frame size] float32 -> its ``CFrame``."""
@@ -98,12 +99,21 @@ class CBody(GymBody):
         return CFrame(qpos=qpos, qvel=qvel, xpos=xpos.reshape(-1, 3),
                       cfrc_ext=cfrc.reshape(-1, 6))
 
-    def _write_model(self, m: mujoco.MjModel, factors: Mapping[str, np.ndarray]) -> None:
-        """The stock parameters times ``factors`` (one world's) into the slot's model."""
-        m.body_mass[1:] = self._stock["mass"] * factors["mass"]
-        m.body_inertia[1:] = self._stock["inertia"] * factors["inertia"][:, None]
-        m.dof_damping[:] = self._stock["damping"] * factors["damping"]
-        m.geom_friction[:] = self._stock["friction"] * factors["friction"][:, None]
+    def _model(self, slot: tuple[mujoco.MjModel, mujoco.MjData, list[bool]],
+               factors: dict[str, np.ndarray] | None, i: int) -> mujoco.MjModel:
+        """The slot's model with world i's parameters: the stock ones times its ``factors``
+        [count, size] each, or the stock ones where ``factors`` is None (a batch of factors of
+        one, written only if the copy holds others: the common case costs nothing)."""
+        m, _, varied = slot
+        if factors is None and not varied[0]:
+            return m
+        one = {name: (1.0 if factors is None else factors[name][i]) for name in PARAMETERS}
+        m.body_mass[1:] = self._stock["mass"] * one["mass"]
+        m.body_inertia[1:] = self._stock["inertia"] * np.reshape(one["inertia"], (-1, 1))
+        m.dof_damping[:] = self._stock["damping"] * one["damping"]
+        m.geom_friction[:] = self._stock["friction"] * np.reshape(one["friction"], (-1, 1))
+        varied[0] = factors is not None
+        return m
 
     def _read(self, m: mujoco.MjModel, d: mujoco.MjData, state: np.ndarray,
               frame: np.ndarray) -> None:
@@ -131,9 +141,12 @@ class CBody(GymBody):
                 faults.reshape(lead))
 
     @staticmethod
-    def _flat_factors(factors: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
-        return {name: np.asarray(factors[name], np.float64).reshape(count, -1)
+    def _flat_factors(factors: Mapping[str, np.ndarray], count: int
+                      ) -> dict[str, np.ndarray] | None:
+        """The batch's factors [count, size] each (float64), or None where all are one."""
+        flat = {name: np.asarray(factors[name], np.float64).reshape(count, -1)
                 for name in PARAMETERS}
+        return None if all(np.all(f == 1.0) for f in flat.values()) else flat
 
     def _host_reset(self, qpos: np.ndarray, qvel: np.ndarray, factors: Mapping[str, np.ndarray]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,8 +159,8 @@ class CBody(GymBody):
         factors = self._flat_factors(factors, count)
 
         def world(i: int, state: np.ndarray, frame: np.ndarray) -> bool:
-            with self.slots.take() as (m, d):
-                self._write_model(m, {k: v[i] for k, v in factors.items()})
+            with self.slots.take() as slot:
+                m, d = self._model(slot, factors, i), slot[1]
                 mujoco.mj_resetData(m, d)
                 d.qpos[:], d.qvel[:] = qpos[i], qvel[i]
                 mujoco.mj_forward(m, d)
@@ -167,8 +180,8 @@ class CBody(GymBody):
         factors = self._flat_factors(factors, count)
 
         def world(i: int, state: np.ndarray, frame: np.ndarray) -> bool:
-            with self.slots.take() as (m, d):
-                self._write_model(m, {k: v[i] for k, v in factors.items()})
+            with self.slots.take() as slot:
+                m, d = self._model(slot, factors, i), slot[1]
                 mujoco.mj_setState(m, d, old[i], _SPEC)
                 clear_faults(d)
                 d.ctrl[:] = actions[i]
