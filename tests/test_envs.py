@@ -168,23 +168,25 @@ def test_rand_params_tasks_simulate_different_physics():
     np.testing.assert_allclose(change[6:], 0.0, atol=1e-6)
 
 
-def test_mjx_rand_params_vary_the_mjx_model_per_task():
-    """On mjx every parameter, joint damping included, changes the next states: the mjx Model's
-    own body_mass, body_inertia, dof_damping and geom_friction, one model per task."""
-    tasks = _rand_params_rows(envs.make("halfcheetah_rand_params", backend="mjx").sample_tasks(
+@pytest.mark.parametrize("backend", ["mjx", "mujoco_c"])
+def test_mujoco_rand_params_vary_the_model_per_task(backend):
+    """On MuJoCo's physics every parameter, joint damping included, changes the next states:
+    the model's own body_mass, body_inertia, dof_damping and geom_friction, per task."""
+    tasks = _rand_params_rows(envs.make("halfcheetah_rand_params", backend=backend).sample_tasks(
         jax.random.PRNGKey(0), _BATCH))
-    _, obs, _ = rollout("halfcheetah_rand_params", tasks, backend="mjx")
+    _, obs, _ = rollout("halfcheetah_rand_params", tasks, backend=backend)
     change = np.abs(obs - obs[:, :1]).max(axis=(0, 2))
     assert np.all(change[1:] > 1e-3), change
 
 
-def test_mjx_distributions_declare_the_reference_sizes():
+@pytest.mark.parametrize("backend", ["mjx", "mujoco_c"])
+def test_mujoco_distributions_declare_the_reference_sizes(backend):
     """Gym's bodies as the reference observes them: HalfCheetah qpos[1:], qvel and the torso
     position (20); Ant qpos[2:], qvel (27), or with the torso x, y for ant_goal (29)."""
     observation = {"halfcheetah_vel": 20, "halfcheetah_dir": 20, "halfcheetah_rand_params": 20,
                    "ant_fwd_back": 27, "ant_dir_arc": 27, "ant_dir_pm1rad": 27, "ant_goal": 29}
     for name, size in observation.items():
-        dist = envs.make(name, backend="mjx")
+        dist = envs.make(name, backend=backend)
         task = dist.sample_task(jax.random.PRNGKey(0), "train")
         state = jax.eval_shape(dist.step, jax.eval_shape(dist.reset, jax.random.PRNGKey(0), task),
                                jnp.zeros(dist.action_size), task)
@@ -196,7 +198,7 @@ def test_mjx_distributions_declare_the_reference_sizes():
 def test_unknown_backend_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="backend='bullet' is not available for body "
                                          "'halfcheetah'; choose one of spring, positional, "
-                                         "generalized, mjx"):
+                                         "generalized, mjx, mujoco_c"):
         envs.make("halfcheetah_vel", backend="bullet")
 
 
