@@ -1,6 +1,8 @@
-"""backend="mjx" against MuJoCo's C engine (float64, CPU) stepped as the reference's environments
-step it: gym 0.17's ``do_simulation`` (5 physics steps of 0.01 s per action) on Gym's models, and
-the reference's reward formulas computed from the C engine's state.
+"""backend="mjx" and backend="mujoco_c" against MuJoCo's C engine (float64, CPU) stepped as the
+reference's environments step it: gym 0.17's ``do_simulation`` (5 physics steps of 0.01 s per
+action) on Gym's models, and the reference's reward formulas computed from the C engine's state.
+``mujoco_c`` is that simulation itself, so its state must equal the reference's bit for bit; the
+rest of this docstring is about ``mjx``.
 
 Every run: 2 episodes of 60 random actions in [-1, 1] (120 env steps); at each episode start the
 product resets and its reset state is copied into the C engine (the episode boundary).
