@@ -280,3 +280,22 @@ def test_training_seconds_adds_up_the_launches_of_a_resumed_run():
     assert training_seconds(first) == 14.0
     assert training_seconds(first + second) == 36.0
     assert training_seconds(first + second + third) == 41.0
+
+
+def test_evaluate_meta_tests_a_run_on_another_physics(tmp_path):
+    """A run trained on MuJoCo's C engine meta-tested on MJX (the same models: same parameters,
+    same observation); Brax's HalfCheetah, which observes 17 numbers, is refused in one line."""
+    workdir = str(tmp_path / "run")
+    run("experiments.train", *SMALL, "--env=halfcheetah_vel", "--backend=mujoco_c",
+        "--total_env_steps=256", "--eval_tasks=2", "--eval_episodes=1", f"--workdir={workdir}")
+    out = str(tmp_path / "mjx")
+    run("experiments.evaluate", f"--workdir={workdir}", "--backend=mjx", "--num_tasks=2",
+        "--episodes=1", "--splits=test", f"--out={out}")
+    on_c = json.load(open(os.path.join(workdir, "eval.json")))["test"]["returns_per_episode"]
+    on_mjx = json.load(open(os.path.join(out, "eval.json")))["test"]["returns_per_episode"]
+    assert np.all(np.isfinite(on_mjx)) and on_mjx != on_c
+    np.testing.assert_allclose(on_mjx, on_c, rtol=0.05)
+    proc = run("experiments.evaluate", f"--workdir={workdir}", "--backend=spring",
+               f"--out={tmp_path / 'spring'}", check=False)
+    assert proc.returncode == 2 and "observes 17 numbers of halfcheetah_vel" in proc.stderr
+    assert not os.path.exists(tmp_path / "spring")

@@ -28,6 +28,10 @@ _ATTENTION = flags.DEFINE_enum(
     "attention", None, ["sliding", "window"], "TrMRL: meta-test with this attention mode "
     "instead of the one the run trained with (the same parameters; with rotary positions the two "
     "modes are one function of them for the first N steps, then differ in what they reach).")
+_BACKEND = flags.DEFINE_string(
+    "backend", None, "Meta-test on this physics instead of the one the run trained on (the "
+    "same parameters), e.g. a run trained on MuJoCo's C engine (mujoco_c) on MJX (mjx): both "
+    "must observe the distribution alike.")
 _REFERENCES = flags.DEFINE_list(
     "references", [], "NAME=WORKDIR,...: evaluated runs of the same distribution, meta-tested "
     "on as many tasks, whose level (mean over episodes) adaptation.png draws.")
@@ -66,6 +70,24 @@ def reference_levels(items: list[str], cfg, num_tasks: int) -> dict[str, dict[st
     return levels
 
 
+def other_physics(cfg, backend: str):
+    """``cfg`` on ``backend``, refused unless it simulates ``cfg.env`` with the observation the
+    run's parameters read (its size; e.g. Brax's HalfCheetah observes 17 numbers, Gym's 20)."""
+    from trmrl_jax import envs
+    from trmrl_jax.config import ConfigError, validate
+
+    other = cfg.replace(backend=backend)
+    validate(other)
+    if envs.backends(cfg.env) is None:
+        raise ConfigError(f"backend={backend!r}: env={cfg.env!r} has no physics to change")
+    sizes = [envs.make(c.env, backend=c.backend).observation_size for c in (cfg, other)]
+    if sizes[0] != sizes[1]:
+        raise ConfigError(f"backend={backend!r} observes {sizes[1]} numbers of {cfg.env} where "
+                          f"the run's {cfg.backend!r} observes {sizes[0]}: its parameters do "
+                          "not fit")
+    return other
+
+
 def main(argv: list[str]) -> None:
     output.start_process()
     cache.use_compilation_cache()
@@ -95,6 +117,8 @@ def main(argv: list[str]) -> None:
                                   f"{cfg.agent!r}")
             cfg = cfg.replace(attention=_ATTENTION.value)
             validate(cfg)
+        if _BACKEND.value and _BACKEND.value != cfg.backend:
+            cfg = other_physics(cfg, _BACKEND.value)
         others = reference_levels(_REFERENCES.value, cfg, _NUM_TASKS.value)
         run = Run.create(cfg)
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
