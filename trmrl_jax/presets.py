@@ -45,12 +45,15 @@ def _paper_presets() -> dict[str, Config]:
 
 def _distribution_presets() -> dict[str, Config]:
     """Our settings for each registered distribution: what ``--env=NAME`` alone runs. Locomotion
-    runs fit a CPU budget (more tasks per update, sliding attention over a trial's episodes). The
+    runs fit a CPU budget (more tasks per update, sliding attention over a trial's episodes) on
+    MuJoCo's C engine: the reference's physics, and on a CPU as fast to train on as Brax's
+    spring approximation (BUILD.md, "Physics backends"; on a GPU pass ``--backend=mjx``). The
     clip at 10 rather than 1: at 1 it binds for TrMRL late in training (gradient norm 0.9-1.1)
     and slows it. RL^2's GRU of 160 matches TrMRL's parameter count (about 118k each)."""
     locomotion = Config(
-        env="halfcheetah_vel", episode_length=100, episodes_per_trial=2, num_tasks=128,
-        window=20, attention="sliding", init_std=0.5, policy_out_gain=1.0, learning_rate=3e-4,
+        env="halfcheetah_vel", backend="mujoco_c", episode_length=100, episodes_per_trial=2,
+        num_tasks=128, window=20, attention="sliding", init_std=0.5, policy_out_gain=1.0,
+        learning_rate=3e-4,
         value_learning_rate=1e-3, gamma=0.95, gae_lambda=0.9, clip_eps=0.2, num_epochs=4,
         num_minibatches=4, reward_scale=0.1, max_grad_norm=10.0, gru_size=160,
         total_env_steps=5_000_000)
