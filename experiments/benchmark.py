@@ -68,11 +68,11 @@ RATIOS = {"trmrl_sliding_vs_brax_ppo": ("trmrl_sliding", "brax_ppo"),
           "mlp_vs_brax_ppo": ("mlp", "brax_ppo"),
           "sliding_vs_window": ("trmrl_sliding", "trmrl_window")}
 # The benchmark's own defaults for Config fields (a --preset replaces them all): HalfCheetahVel
-# with trials T = 2 x 100 >= 2N and the reference architecture N = 75, d_model 128, 2 layers,
-# 8 heads, d_ff 512.
-BENCH_DEFAULTS = dict(env="halfcheetah_vel", episode_length=100, episodes_per_trial=2,
-                      num_tasks=64, window=75, d_model=128, num_layers=2, num_heads=8, d_ff=512,
-                      num_epochs=4, num_minibatches=4)
+# on Brax's spring physics (what Brax's PPO runs) with trials T = 2 x 100 >= 2N and the
+# reference architecture N = 75, d_model 128, 2 layers, 8 heads, d_ff 512.
+BENCH_DEFAULTS = dict(env="halfcheetah_vel", backend="spring", episode_length=100,
+                      episodes_per_trial=2, num_tasks=64, window=75, d_model=128, num_layers=2,
+                      num_heads=8, d_ff=512, num_epochs=4, num_minibatches=4)
 _RESULT_TAG = "BENCHMARK_RESULT "
 _CHILD_ENV = dict(os.environ)  # The children's environment: the user's, untouched.
 

@@ -40,8 +40,8 @@ for n in 5 20 60; do
     --seeds=5 --workdir="$RUNS/ablation_window"
   ablation+=($!)
 done
-launch hc_vel_20M --preset=halfcheetah_vel --backend=spring --agents=trmrl --seeds=3 --eval_tasks=50 \
-  --total_env_steps=20000000 --workdir="$RUNS/hc_vel_20M"
+launch hc_vel_20M --preset=halfcheetah_vel --backend=spring --agents=trmrl --seeds=3 \
+  --eval_tasks=50 --total_env_steps=20000000 --workdir="$RUNS/hc_vel_20M"
 long=$!
 wait "${ablation[@]}"
 echo "=== ablation done $(date +%T), $((deadline - SECONDS)) s left"

@@ -284,18 +284,22 @@ def test_training_seconds_adds_up_the_launches_of_a_resumed_run():
 
 def test_evaluate_meta_tests_a_run_on_another_physics(tmp_path):
     """A run trained on MuJoCo's C engine meta-tested on MJX (the same models: same parameters,
-    same observation); Brax's HalfCheetah, which observes 17 numbers, is refused in one line."""
+    same observation), into a folder of its own; Brax's HalfCheetah, another model, is refused
+    in one line."""
     workdir = str(tmp_path / "run")
     run("experiments.train", *SMALL, "--env=halfcheetah_vel", "--backend=mujoco_c",
         "--total_env_steps=256", "--eval_tasks=2", "--eval_episodes=1", f"--workdir={workdir}")
-    out = str(tmp_path / "mjx")
+    own = os.path.join(workdir, "eval.json")
+    before = snapshot(workdir)
     run("experiments.evaluate", f"--workdir={workdir}", "--backend=mjx", "--num_tasks=2",
-        "--episodes=1", "--splits=test", f"--out={out}")
-    on_c = json.load(open(os.path.join(workdir, "eval.json")))["test"]["returns_per_episode"]
-    on_mjx = json.load(open(os.path.join(out, "eval.json")))["test"]["returns_per_episode"]
+        "--episodes=1", "--splits=test")
+    on_c = json.load(open(own))["test"]["returns_per_episode"]
+    on_mjx = json.load(open(os.path.join(workdir, "on_mjx", "eval.json")))[
+        "test"]["returns_per_episode"]
     assert np.all(np.isfinite(on_mjx)) and on_mjx != on_c
     np.testing.assert_allclose(on_mjx, on_c, rtol=0.05)
+    assert {p: v for p, v in snapshot(workdir).items() if "on_mjx" not in p} == before
     proc = run("experiments.evaluate", f"--workdir={workdir}", "--backend=spring",
                f"--out={tmp_path / 'spring'}", check=False)
-    assert proc.returncode == 2 and "observes 17 numbers of halfcheetah_vel" in proc.stderr
+    assert proc.returncode == 2 and "does not simulate the models" in proc.stderr
     assert not os.path.exists(tmp_path / "spring")

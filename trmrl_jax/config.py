@@ -88,7 +88,7 @@ class Config:
     # them, either mjx (stepped by MJX inside the compiled step, any device) or mujoco_c
     # (MuJoCo's C engine called from it, float64, the fast one on CPUs); or Brax's pipelines on
     # Brax's models: spring (the fast impulse-based approximation), positional, generalized.
-    # Meta-World (ml1_*, ml10, ml45): mujoco_c, or mjx_warp (MJX's Warp implementation).
+    # Meta-World: mujoco_c, or for ml1_* also mjx_warp (MJX's Warp implementation).
     backend: str = "spring"
     episode_length: int = 20  # H: steps per episode.
     episodes_per_trial: int = 3  # E: episodes per trial during meta-training.

@@ -1,6 +1,6 @@
-"""Physics faults: a distribution that ``reports`` a ``fault`` flag (the Sawyer simulators: a
-MuJoCo warning, a Warp buffer overflow, a non-finite state) flagged a step as wrong. Training and
-the meta-test stop there, before they write anything computed from it.
+"""Physics faults: a distribution that ``reports`` a ``fault`` flag (MuJoCo's C engine: a
+warning; the Sawyer scenes on Warp: a buffer overflow, a non-finite state) flagged a step as
+wrong. Training and the meta-test stop there, before they write anything computed from it.
 """
 
 from __future__ import annotations

@@ -53,9 +53,8 @@ def _distribution_presets() -> dict[str, Config]:
     locomotion = Config(
         env="halfcheetah_vel", backend="mujoco_c", episode_length=100, episodes_per_trial=2,
         num_tasks=128, window=20, attention="sliding", init_std=0.5, policy_out_gain=1.0,
-        learning_rate=3e-4,
-        value_learning_rate=1e-3, gamma=0.95, gae_lambda=0.9, clip_eps=0.2, num_epochs=4,
-        num_minibatches=4, reward_scale=0.1, max_grad_norm=10.0, gru_size=160,
+        learning_rate=3e-4, value_learning_rate=1e-3, gamma=0.95, gae_lambda=0.9, clip_eps=0.2,
+        num_epochs=4, num_minibatches=4, reward_scale=0.1, max_grad_norm=10.0, gru_size=160,
         total_env_steps=5_000_000)
     presets = {"point_nav": Config(workdir="runs/point_nav")}
     for env, changes in (("halfcheetah_vel", {}), ("halfcheetah_dir", {}),

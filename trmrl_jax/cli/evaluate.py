@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 from absl import flags
 
 from trmrl_jax.cli import cache, output
 from trmrl_jax.cli import flags as cli
+
+if TYPE_CHECKING:
+    from trmrl_jax.config import Config
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training run's folder.", required=True)
 _NUM_TASKS = flags.DEFINE_integer("num_tasks", 20, "Held-out tasks per split.")
@@ -30,8 +34,8 @@ _ATTENTION = flags.DEFINE_enum(
     "modes are one function of them for the first N steps, then differ in what they reach).")
 _BACKEND = flags.DEFINE_string(
     "backend", None, "Meta-test on this physics instead of the one the run trained on (the "
-    "same parameters), e.g. a run trained on MuJoCo's C engine (mujoco_c) on MJX (mjx): both "
-    "must observe the distribution alike.")
+    "same parameters): another simulator of the same models, e.g. a run trained on MuJoCo's C "
+    "engine (mujoco_c) on MJX (mjx). Results go to WORKDIR/on_BACKEND unless --out is given.")
 _REFERENCES = flags.DEFINE_list(
     "references", [], "NAME=WORKDIR,...: evaluated runs of the same distribution, meta-tested "
     "on as many tasks, whose level (mean over episodes) adaptation.png draws.")
@@ -70,9 +74,15 @@ def reference_levels(items: list[str], cfg, num_tasks: int) -> dict[str, dict[st
     return levels
 
 
-def other_physics(cfg, backend: str):
-    """``cfg`` on ``backend``, refused unless it simulates ``cfg.env`` with the observation the
-    run's parameters read (its size; e.g. Brax's HalfCheetah observes 17 numbers, Gym's 20)."""
+# Simulators of the same models: a run's parameters read the same observation on any of them.
+_MODEL_FAMILIES = ({"mjx", "mujoco_c"}, {"spring", "positional", "generalized"},
+                   {"mujoco_c", "mjx_warp"})
+
+
+def other_physics(cfg: Config, backend: str) -> Config:
+    """``cfg`` on ``backend``, refused unless ``backend`` simulates the models ``cfg.backend``
+    does (Gym's on MJX and the C engine, Brax's on its pipelines, Meta-World's on the C engine
+    and Warp) with an observation of the same size."""
     from trmrl_jax import envs
     from trmrl_jax.config import ConfigError, validate
 
@@ -80,6 +90,9 @@ def other_physics(cfg, backend: str):
     validate(other)
     if envs.backends(cfg.env) is None:
         raise ConfigError(f"backend={backend!r}: env={cfg.env!r} has no physics to change")
+    if not any({cfg.backend, backend} <= family for family in _MODEL_FAMILIES):
+        raise ConfigError(f"backend={backend!r} does not simulate the models the run trained "
+                          f"on with backend={cfg.backend!r}; choose another simulator of them")
     sizes = [envs.make(c.env, backend=c.backend).observation_size for c in (cfg, other)]
     if sizes[0] != sizes[1]:
         raise ConfigError(f"backend={backend!r} observes {sizes[1]} numbers of {cfg.env} where "
@@ -91,6 +104,7 @@ def other_physics(cfg, backend: str):
 def main(argv: list[str]) -> None:
     output.start_process()
     cache.use_compilation_cache()
+    from trmrl_jax import envs
     from trmrl_jax.checkpoint import Checkpointer, has_checkpoint
     from trmrl_jax.config import ConfigError, validate
     from trmrl_jax.envs import SPLITS
@@ -117,8 +131,10 @@ def main(argv: list[str]) -> None:
                                   f"{cfg.agent!r}")
             cfg = cfg.replace(attention=_ATTENTION.value)
             validate(cfg)
+        out = _OUT.value or workdir
         if _BACKEND.value and _BACKEND.value != cfg.backend:
             cfg = other_physics(cfg, _BACKEND.value)
+            out = _OUT.value or os.path.join(workdir, f"on_{cfg.backend}")
         others = reference_levels(_REFERENCES.value, cfg, _NUM_TASKS.value)
         run = Run.create(cfg)
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
@@ -134,9 +150,9 @@ def main(argv: list[str]) -> None:
     except PhysicsFault as e:
         output.fail(e)
     results["reference"].update(others)
-    out = _OUT.value or workdir
     os.makedirs(out, exist_ok=True)
-    write_results(results, out, title=f"{cfg.agent} on {cfg.env}")
+    physics = f" ({cfg.backend})" if envs.backends(cfg.env) is not None else ""
+    write_results(results, out, title=f"{cfg.agent} on {cfg.env}{physics}")
     output.print_meta_test(results)
 
 

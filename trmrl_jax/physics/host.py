@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import threading
 from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
@@ -22,6 +23,14 @@ Slot = TypeVar("Slot")
 FAULTS = (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS,
           mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADCTRL,
           mujoco.mjtWarning.mjWARN_CONTACTFULL, mujoco.mjtWarning.mjWARN_CNSTRFULL)
+
+
+def default_threads() -> int:
+    """Host threads for the C engine: the cores this process may run on (``taskset`` and
+    cgroups narrow them), not every core of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def clear_faults(d: mujoco.MjData) -> None:
@@ -74,6 +83,7 @@ class Slots(Generic[Slot]):
 
     @contextlib.contextmanager
     def take(self) -> Iterator[Slot]:
+        """Borrows a slot for the ``with`` block; it is free again after."""
         try:
             slot = self.free.pop()  # Atomic: threads may take slots at once.
         except IndexError:

@@ -17,7 +17,6 @@ model exactly as loaded. Not differentiable; runs on the host's CPU whatever JAX
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from typing import Callable, Mapping
 
@@ -31,7 +30,7 @@ from flax import struct
 
 from trmrl_jax.physics.base import PARAMETERS
 from trmrl_jax.physics.gym import AntBody, GymBody, HalfCheetahBody
-from trmrl_jax.physics.host import Slots, Workers, clear_faults, faulted
+from trmrl_jax.physics.host import Slots, Workers, clear_faults, default_threads, faulted
 
 _SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
@@ -63,15 +62,17 @@ class CState:
 
 class CBody(GymBody):
     """A Gym body stepped by MuJoCo's C engine; ``threads``: host threads stepping the worlds
-    (default: one per core). ``model`` is the factors of one (``vary`` scales them). Its metrics
-    add ``fault``: 1.0 where MuJoCo warned of one of ``host.FAULTS`` during the step (it resets
-    the data on a bad acceleration), which the distribution ``reports`` so that a run stops."""
+    (default: one per core this process may use). ``model`` is the factors of one (``vary``
+    scales them). Its metrics add ``fault``: 1.0 from the first step of the episode on which
+    MuJoCo warned of one of ``host.FAULTS`` (it resets the data on a bad acceleration), which
+    the distribution ``reports`` so that a run stops there. One lock serialises the callbacks
+    of a process's devices: the host's threads step one device's batch at a time."""
 
     reports = ("fault",)
 
     def __init__(self, observe_position: bool = False, threads: int | None = None):
         m = self.load(observe_position)
-        self.workers = Workers(threads or os.cpu_count() or 1)
+        self.workers = Workers(threads or default_threads())
         self.slots = Slots(self._new_slot)
         self.lock = threading.Lock()  # Devices of one process may call back at once.
         self.nstate = mujoco.mj_stateSize(m, _SPEC)
@@ -208,7 +209,8 @@ class CBody(GymBody):
         frame = self._frame(flat)
         return state.replace(
             pipeline_state=CState(bits, frame), obs=self.observe(frame), reward=jnp.zeros(()),
-            metrics={**self.metrics(state.pipeline_state.frame, frame), "fault": fault})
+            metrics={**self.metrics(state.pipeline_state.frame, frame),
+                     "fault": jnp.maximum(state.metrics["fault"], fault)})
 
     def vary(self, model: Mapping[str, jax.Array],
              factors: Mapping[str, jax.Array]) -> dict[str, jax.Array]:

@@ -19,7 +19,6 @@ MuJoCo's own, bit for bit. Tasks read a float32 ``Frame`` the callback returns b
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from typing import Any, Sequence
 
@@ -29,7 +28,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from trmrl_jax.physics.host import Slots, Workers, clear_faults, faulted
+from trmrl_jax.physics.host import Slots, Workers, clear_faults, default_threads, faulted
 from trmrl_jax.physics.sawyer.scene import (
     FRAME_SKIP,
     Frame,
@@ -66,7 +65,7 @@ class Native(Sawyer):
     def __init__(self, scene: Scene, threads: int | None = None):
         super().__init__(scene)
         m = self.mujoco_model
-        self.workers = Workers(threads or os.cpu_count() or 1)
+        self.workers = Workers(threads or default_threads())
         self.slots = Slots(self._new_slot)
         self.lock = threading.Lock()
         self.nstate = mujoco.mj_stateSize(m, _SPEC)
