@@ -149,6 +149,23 @@ def test_evaluate_cli(trained, tmp_path):
             sum(trained_eval[split]["returns_per_episode"]) / 3)
 
 
+def test_evaluate_samples_actions_into_a_folder_of_its_own(trained):
+    """--actions=sampled meta-tests the same tasks with sampled actions, records it, and writes
+    into WORKDIR/actions_sampled: the run's own (mean-action) meta-test stays as it was."""
+    workdir, _ = trained
+    before = {p: v for p, v in snapshot(workdir).items() if "tensorboard" not in p}
+    run("experiments.evaluate", f"--workdir={workdir}", "--num_tasks=4", "--episodes=3",
+        "--actions=sampled")
+    after = snapshot(workdir)
+    assert all(after[p] == v for p, v in before.items())
+    sampled = json.load(open(os.path.join(workdir, "actions_sampled", "eval.json")))
+    mean = json.load(open(os.path.join(workdir, "eval.json")))
+    assert (sampled["actions"], mean["actions"]) == ("sampled", "mean")
+    assert sampled["test"]["num_tasks"] == mean["test"]["num_tasks"] == 4
+    assert not np.allclose(sampled["test"]["returns_per_episode"],
+                           mean["test"]["returns_per_episode"])
+
+
 @pytest.mark.parametrize("references,message", [
     ("mlp", "references item 'mlp' must be NAME=WORKDIR"),
     ("mlp={workdir}", "was meta-tested on [4] tasks; use --num_tasks=4 here"),

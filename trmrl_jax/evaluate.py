@@ -117,28 +117,34 @@ def random_policy_levels(env: TaskDistribution, *, key: jax.Array, num_tasks: in
 
 
 def evaluate_seeds(run: Run, state: State, *, num_tasks: int, episodes_per_trial: int,
-                   splits: tuple[str, ...], references: bool = False) -> dict:
+                   splits: tuple[str, ...], references: bool = False,
+                   deterministic: bool | None = None) -> dict:
     """Meta-tests every seed of ``state`` (vmapped, one program); the split records pool seeds
     and tasks, ``per_seed`` keeps them; each has ``reward_per_step`` [episodes * episode_length],
     the mean reward at every step of the trial (how fast the agent adapts within an episode),
     and where the distribution reports ``success``, ``success_per_episode`` (the fraction of
     tasks whose episode succeeded; pooled over seeds with its interval, as the returns).
     ``references``: also ``reference.random``, the return per episode of uniformly random
-    actions on the same tasks (the level an agent must beat).
+    actions on the same tasks (the level an agent must beat). ``deterministic``: act with the
+    policy's mean or sample its actions (None: the learner's own meta-test); ``actions`` records
+    which.
 
     Raises ``PhysicsFault`` when a step of the meta-test faulted."""
     cfg = run.cfg
     learner = run.learner_for(num_tasks * cfg.num_seeds)  # The seeds' trials step as one batch.
+    if deterministic is None:
+        deterministic = learner.deterministic_test
     tests = meta_test(learner, run.learner.acting_params(state),
                       key=jax.random.PRNGKey(EVAL_SEED), num_tasks=num_tasks,
-                      episodes_per_trial=episodes_per_trial, splits=splits)
+                      episodes_per_trial=episodes_per_trial, splits=splits,
+                      deterministic=deterministic)
     for split, t in tests.items():
         check_faults(learner.env, t, split, cfg.episode_length, cfg.seed)
     per_seed = [{split: dict(summarize(t.returns[i], t.reports["success"][i]
                                        if "success" in t.reports else None),
                              reward_per_step=t.reward_per_step[i].tolist())
                  for split, t in tests.items()} for i in range(cfg.num_seeds)]
-    out = {}
+    out: dict = {"actions": "mean" if deterministic else "sampled"}
     for split in splits:
         curves = np.asarray([r[split]["returns_per_episode"] for r in per_seed])
         pooled = dict(per_seed[0][split]) if cfg.num_seeds == 1 else dict(

@@ -1,6 +1,7 @@
 """Meta-test a trained run: frozen parameters, held-out tasks, K sequential episodes.
 
     python -m experiments.evaluate --workdir=runs/quickstart --num_tasks=20 --episodes=6
+    python -m experiments.evaluate --workdir=runs/ml1_reach --num_tasks=50 --actions=sampled
 
 Reads config.json and the newest checkpoint of --workdir; writes eval.json and adaptation.png
 there (or into --out). adaptation.png draws the level of uniformly random actions on the same
@@ -36,6 +37,10 @@ _BACKEND = flags.DEFINE_string(
     "backend", None, "Meta-test on this physics instead of the one the run trained on (the "
     "same parameters): another simulator of the same models, e.g. a run trained on MuJoCo's C "
     "engine (mujoco_c) on MJX (mjx). Results go to WORKDIR/on_BACKEND unless --out is given.")
+_ACTIONS = flags.DEFINE_enum(
+    "actions", None, ["mean", "sampled"], "Act with the policy's mean or sample its actions "
+    "(default: the agent's own meta-test: the mean, except MAML, whose adaptation samples). "
+    "Results go to WORKDIR/actions_ACTIONS unless --out is given.")
 _REFERENCES = flags.DEFINE_list(
     "references", [], "NAME=WORKDIR,...: evaluated runs of the same distribution, meta-tested "
     "on as many tasks, whose level (mean over episodes) adaptation.png draws.")
@@ -135,6 +140,9 @@ def main(argv: list[str]) -> None:
         if _BACKEND.value and _BACKEND.value != cfg.backend:
             cfg = other_physics(cfg, _BACKEND.value)
             out = _OUT.value or os.path.join(workdir, f"on_{cfg.backend}")
+        deterministic = None if _ACTIONS.value is None else _ACTIONS.value == "mean"
+        if _ACTIONS.value and _OUT.value is None:
+            out = os.path.join(out, f"actions_{_ACTIONS.value}")
         others = reference_levels(_REFERENCES.value, cfg, _NUM_TASKS.value)
         run = Run.create(cfg)
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
@@ -146,13 +154,15 @@ def main(argv: list[str]) -> None:
     try:
         results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value,
                                  episodes_per_trial=_EPISODES.value,
-                                 splits=tuple(_SPLITS.value), references=True)
+                                 splits=tuple(_SPLITS.value), references=True,
+                                 deterministic=deterministic)
     except PhysicsFault as e:
         output.fail(e)
     results["reference"].update(others)
     os.makedirs(out, exist_ok=True)
     physics = f" ({cfg.backend})" if envs.backends(cfg.env) is not None else ""
-    write_results(results, out, title=f"{cfg.agent} on {cfg.env}{physics}")
+    acting = ", sampled actions" if results["actions"] == "sampled" else ""
+    write_results(results, out, title=f"{cfg.agent} on {cfg.env}{physics}{acting}")
     output.print_meta_test(results)
 
 
