@@ -320,3 +320,20 @@ def test_evaluate_meta_tests_a_run_on_another_physics(tmp_path):
                f"--out={tmp_path / 'spring'}", check=False)
     assert proc.returncode == 2 and "does not simulate the models" in proc.stderr
     assert not os.path.exists(tmp_path / "spring")
+
+
+def test_evaluate_skips_or_refuses_ood_where_the_distribution_has_none(tmp_path):
+    """HalfCheetahDir has no out-of-distribution tasks: the default splits leave ood out, and
+    --splits=ood is refused in one line before compiling."""
+    workdir = str(tmp_path / "run")
+    run("experiments.train", *SMALL, "--env=halfcheetah_dir", "--backend=mujoco_c",
+        "--total_env_steps=256", "--eval_tasks=2", "--eval_episodes=1", f"--workdir={workdir}")
+    run("experiments.evaluate", f"--workdir={workdir}", "--num_tasks=2", "--episodes=1",
+        f"--out={tmp_path / 'eval'}")
+    results = json.load(open(tmp_path / "eval" / "eval.json"))
+    assert {"train", "test"} <= set(results) and "ood" not in results
+    proc = run("experiments.evaluate", f"--workdir={workdir}", "--splits=test,ood",
+               f"--out={tmp_path / 'ood'}", check=False)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert "splits=ood: halfcheetah_dir has no out-of-distribution tasks" in proc.stderr
+    assert not os.path.exists(tmp_path / "ood")

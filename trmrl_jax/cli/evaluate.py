@@ -28,7 +28,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A training run's folder.", requ
 _NUM_TASKS = flags.DEFINE_integer("num_tasks", 20, "Held-out tasks per split.")
 _EPISODES = flags.DEFINE_integer("episodes", 6, "Sequential episodes per trial (memory kept).")
 _OUT = flags.DEFINE_string("out", None, "Folder for eval.json/adaptation.png (default: workdir).")
-_SPLITS = flags.DEFINE_list("splits", ["train", "test", "ood"], "Task splits to evaluate.")
+_SPLITS = flags.DEFINE_list("splits", ["train", "test", "ood"], "Task splits to evaluate (ood "
+                            "only where the distribution has out-of-distribution tasks).")
 _ATTENTION = flags.DEFINE_enum(
     "attention", None, ["sliding", "window"], "TrMRL: meta-test with this attention mode "
     "instead of the one the run trained with (the same parameters; with rotary positions the two "
@@ -145,6 +146,12 @@ def main(argv: list[str]) -> None:
             out = os.path.join(out, f"actions_{_ACTIONS.value}")
         others = reference_levels(_REFERENCES.value, cfg, _NUM_TASKS.value)
         run = Run.create(cfg)
+        splits = tuple(_SPLITS.value)
+        if "ood" in splits and not run.env.has_ood:
+            if flags.FLAGS["splits"].present:
+                raise ConfigError(f"splits=ood: {cfg.env} has no out-of-distribution tasks; "
+                                  "choose from train, test")
+            splits = tuple(s for s in splits if s != "ood")
         ckpt = Checkpointer(workdir, cfg.keep_checkpoints)
         # Refuses a checkpoint of another version; skips (and leaves) damaged ones.
         state = restore_or_init(run, ckpt)
@@ -154,7 +161,7 @@ def main(argv: list[str]) -> None:
     try:
         results = evaluate_seeds(run, state, num_tasks=_NUM_TASKS.value,
                                  episodes_per_trial=_EPISODES.value,
-                                 splits=tuple(_SPLITS.value), references=True,
+                                 splits=splits, references=True,
                                  deterministic=deterministic)
     except PhysicsFault as e:
         output.fail(e)
