@@ -288,6 +288,13 @@ def test_compare_refuses_a_per_agent_value_before_compiling(tmp_path):
     assert not os.path.exists(tmp_path / "cmp")
 
 
+def test_compare_refuses_eval_every_which_curve_points_sets(tmp_path):
+    proc = run("experiments.compare", *SMALL, "--agents=trmrl", "--eval_every=5",
+               f"--workdir={tmp_path / 'cmp'}", check=False)
+    assert proc.returncode == 2 and "--eval_every=5" in proc.stderr, proc.stderr[-500:]
+    assert "--curve_points" in proc.stderr and not os.path.exists(tmp_path / "cmp")
+
+
 def test_training_seconds_adds_up_the_launches_of_a_resumed_run():
     from trmrl_jax.cli.compare import training_seconds
 

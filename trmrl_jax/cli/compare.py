@@ -247,6 +247,10 @@ def main(argv: list[str]) -> None:
         base = cli.config_from_flags()
         if _SEEDS.value <= 0 or _CURVE_POINTS.value <= 0:
             raise ConfigError("--seeds and --curve_points must be positive integers")
+        if flags.FLAGS["eval_every"].present:
+            raise ConfigError(f"--eval_every={base.eval_every}: compare meta-tests each run "
+                              "--curve_points times (every num_updates // curve_points "
+                              "updates); set --curve_points instead")
         root = base.workdir
         runs = variants(base, _AGENTS.value, _WINDOWS.value,
                         per_agent(_PER_AGENT.value, _AGENTS.value))
